@@ -1,0 +1,1 @@
+"""Settings package: base (boots with no environment), test, production."""

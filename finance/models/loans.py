@@ -1,0 +1,156 @@
+"""Loans: terms, guarantors, the amortisation schedule and repayments."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from chamahub.models import TimeStampedModel
+from chamahub.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
+from finance.choices import GuarantorStatus, LoanStatus, PaymentMethod, RepaymentStatus
+
+_money = {"max_digits": MONEY_MAX_DIGITS, "decimal_places": MONEY_DECIMAL_PLACES}
+
+
+class Loan(TimeStampedModel):
+    """
+    A member's loan. Principal sits in the borrower's loans-receivable account from disbursement;
+    interest and fees are income when paid (cash basis). The schedule (LoanInstallment) says what is due.
+    """
+
+    group = models.ForeignKey("groups.ChamaGroup", on_delete=models.PROTECT, related_name="+")
+    borrower = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    principal_amount = models.DecimalField(**_money)
+    interest_rate = models.DecimalField(
+        max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES, help_text="Annual rate, percent."
+    )
+    interest_method = models.CharField(max_length=10, choices=[("FLAT", "Flat"), ("REDUCING", "Reducing balance")])
+    duration_months = models.PositiveSmallIntegerField()
+    processing_fee = models.DecimalField(default=Decimal("0.00"), **_money)
+    purpose = models.TextField()
+    status = models.CharField(max_length=12, choices=LoanStatus.choices, default=LoanStatus.PENDING)
+    total_interest = models.DecimalField(default=Decimal("0.00"), **_money)
+    total_amount = models.DecimalField(default=Decimal("0.00"), **_money, help_text="Principal + interest + fee.")
+    monthly_payment = models.DecimalField(default=Decimal("0.00"), **_money)
+    applied_at = models.DateTimeField(auto_now_add=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    disbursed_at = models.DateTimeField(null=True, blank=True)
+    disbursement_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    defaulted_at = models.DateTimeField(null=True, blank=True)
+    written_off_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-applied_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(principal_amount__gt=0), name="loan_principal_positive"),
+            models.CheckConstraint(condition=Q(interest_rate__gte=0), name="loan_rate_non_negative"),
+            models.CheckConstraint(condition=Q(duration_months__gte=1), name="loan_duration_min_1"),
+            models.CheckConstraint(condition=Q(processing_fee__gte=0), name="loan_fee_non_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["group", "status"], name="loan_group_status_idx"),
+            models.Index(fields=["group", "borrower"], name="loan_group_borrower_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Loan {self.pk} {self.principal_amount}"
+
+
+class LoanGuarantor(TimeStampedModel):
+    """A member who pledges part of their savings behind a loan; they must consent."""
+
+    group = models.ForeignKey("groups.ChamaGroup", on_delete=models.PROTECT, related_name="+")
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="guarantors")
+    guarantor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(**_money)
+    status = models.CharField(max_length=10, choices=GuarantorStatus.choices, default=GuarantorStatus.PENDING)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "guarantor"], name="guarantor_once_per_loan"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="guarantee_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.guarantor_id} guarantees {self.amount} of loan {self.loan_id}"
+
+
+class LoanInstallment(models.Model):
+    """One line of the amortisation schedule, with what has been paid against it."""
+
+    group = models.ForeignKey("groups.ChamaGroup", on_delete=models.PROTECT, related_name="+")
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="installments")
+    number = models.PositiveSmallIntegerField()
+    due_date = models.DateField()
+    principal_due = models.DecimalField(**_money)
+    interest_due = models.DecimalField(**_money)
+    fee_due = models.DecimalField(default=Decimal("0.00"), **_money)
+    principal_paid = models.DecimalField(default=Decimal("0.00"), **_money)
+    interest_paid = models.DecimalField(default=Decimal("0.00"), **_money)
+    fee_paid = models.DecimalField(default=Decimal("0.00"), **_money)
+    interest_waived = models.DecimalField(default=Decimal("0.00"), **_money)
+
+    class Meta:
+        ordering = ["loan_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["loan", "number"], name="installment_unique_number")]
+
+    def __str__(self) -> str:
+        return f"Loan {self.loan_id} #{self.number}"
+
+    @property
+    def total_due(self) -> Decimal:
+        return self.principal_due + self.interest_due + self.fee_due - self.interest_waived
+
+    @property
+    def total_paid(self) -> Decimal:
+        return self.principal_paid + self.interest_paid + self.fee_paid
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.total_due - self.total_paid
+
+
+class LoanRepayment(TimeStampedModel):
+    """A repayment, allocated fees -> interest -> principal over the schedule, oldest instalment first."""
+
+    group = models.ForeignKey("groups.ChamaGroup", on_delete=models.PROTECT, related_name="+")
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(**_money)
+    fee_portion = models.DecimalField(default=Decimal("0.00"), **_money)
+    interest_portion = models.DecimalField(default=Decimal("0.00"), **_money)
+    principal_portion = models.DecimalField(default=Decimal("0.00"), **_money)
+    payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices, default=PaymentMethod.CASH)
+    reference_number = models.CharField(max_length=100, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=RepaymentStatus.choices, default=RepaymentStatus.COMPLETED)
+    paid_at = models.DateTimeField()
+    notes = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    journal_entry = models.OneToOneField(
+        "finance.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-paid_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="repayment_amount_positive"),
+            models.UniqueConstraint(
+                fields=["reference_number"],
+                condition=Q(reference_number__isnull=False),
+                name="repayment_unique_reference",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Repayment {self.pk} {self.amount}"

@@ -1,0 +1,1 @@
+"""Figures finance provides to lower layers (see chamahub.extensions)."""

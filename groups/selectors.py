@@ -1,0 +1,118 @@
+"""
+Reads for groups, and the scoping helpers every app uses.
+
+Scoping rule: only ACTIVE members see a group and anything in it; anything else answers 404,
+exactly as if it did not exist. Officials (chairperson, treasurer, secretary) may change things.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from chamahub.exceptions import NotFound, PermissionDenied
+from groups.choices import OFFICIAL_ROLES, MembershipStatus
+from groups.models import ChamaGroup, GroupGoal, GroupInvitation, GroupMessage, GroupOfficial, Membership
+
+_CACHE_ATTR = "_chamahub_active_memberships"
+
+
+def memberships_by_group(user) -> dict[int, Membership]:
+    """The user's ACTIVE memberships keyed by group id. One query, cached on the user object per request."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return {}
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is None:
+        cached = {m.group_id: m for m in Membership.objects.filter(user_id=user.pk, status=MembershipStatus.ACTIVE)}
+        setattr(user, _CACHE_ATTR, cached)
+    return cached
+
+
+def memberships_cache_clear(user) -> None:
+    if user is not None and hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def active_group_ids(user) -> list[int]:
+    return list(memberships_by_group(user))
+
+
+def official_group_ids(user) -> list[int]:
+    return [gid for gid, m in memberships_by_group(user).items() if m.role in OFFICIAL_ROLES]
+
+
+def is_official(user, group_id: int) -> bool:
+    membership = memberships_by_group(user).get(int(group_id))
+    return membership is not None and membership.role in OFFICIAL_ROLES
+
+
+def membership_require(user, group_id, *, field: str | None = None) -> Membership:
+    """The caller's active membership of `group_id`, or 404 (the group 'does not exist' for outsiders)."""
+    try:
+        membership = memberships_by_group(user).get(int(group_id))
+    except (TypeError, ValueError):
+        membership = None
+    if membership is None:
+        if field:
+            raise NotFound("Group not found.", fields={field: ["Group not found."]})
+        raise NotFound("Group not found.")
+    return membership
+
+
+def official_require(user, group_id, *, field: str | None = None) -> Membership:
+    """The caller must be an active official of the group: 404 for outsiders, 403 for plain members."""
+    membership = membership_require(user, group_id, field=field)
+    if membership.role not in OFFICIAL_ROLES:
+        raise PermissionDenied("Only the group's officials (chairperson, treasurer, secretary) may do this.")
+    return membership
+
+
+def active_membership_get(*, group_id: int, user_id: int) -> Membership | None:
+    return Membership.objects.filter(group_id=group_id, user_id=user_id, status=MembershipStatus.ACTIVE).first()
+
+
+def group_get(group_id: int) -> ChamaGroup:
+    return ChamaGroup.objects.get(pk=group_id)
+
+
+def group_list(*, user) -> QuerySet[ChamaGroup]:
+    return (
+        ChamaGroup.objects.filter(id__in=active_group_ids(user))
+        .annotate(member_count=Count("memberships", filter=Q(memberships__status=MembershipStatus.ACTIVE)))
+        .select_related("created_by")
+    )
+
+
+def membership_list(*, user) -> QuerySet[Membership]:
+    """Members see the memberships of their groups; a user also sees their own invitations (status INVITED)."""
+    return Membership.objects.filter(Q(group_id__in=active_group_ids(user)) | Q(user_id=user.pk)).select_related(
+        "user", "group"
+    )
+
+
+def group_member_list(*, group_id: int) -> QuerySet[Membership]:
+    return Membership.objects.filter(group_id=group_id).select_related("user").order_by("member_number")
+
+
+def official_list(*, user) -> QuerySet[GroupOfficial]:
+    return GroupOfficial.objects.filter(group_id__in=active_group_ids(user)).select_related("membership__user", "group")
+
+
+def invitation_list(*, user) -> QuerySet[GroupInvitation]:
+    """Officials see their groups' invitations; anyone sees invitations sent to their own phone number."""
+    return GroupInvitation.objects.filter(
+        Q(group_id__in=official_group_ids(user)) | Q(phone_number=user.phone_number)
+    ).select_related("group", "invited_by")
+
+
+def goal_list(*, user) -> QuerySet[GroupGoal]:
+    return GroupGoal.objects.filter(group_id__in=active_group_ids(user)).select_related("group")
+
+
+def message_list(*, user) -> QuerySet[GroupMessage]:
+    return GroupMessage.objects.filter(group_id__in=active_group_ids(user)).select_related("user", "group")
+
+
+def active_member_user_ids(*, group_id: int) -> list[int]:
+    return list(
+        Membership.objects.filter(group_id=group_id, status=MembershipStatus.ACTIVE).values_list("user_id", flat=True)
+    )
