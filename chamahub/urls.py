@@ -17,6 +17,7 @@ token_urls = [
 
 api_v1 = [
     *token_urls,
+    path("accounts/", include("finance.urls_wallets")),
     path("accounts/", include("accounts.urls")),
     path("groups/", include("groups.urls")),
     path("finance/", include("finance.urls")),

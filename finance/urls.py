@@ -1,5 +1,11 @@
+"""/api/v1/finance/ — each area registers its viewsets on the one router."""
+
 from rest_framework.routers import DefaultRouter
 
+from finance.views import ledger_routes, loan_routes
+
 router = DefaultRouter()
+ledger_routes.register(router)
+loan_routes.register(router)
 
 urlpatterns = router.urls

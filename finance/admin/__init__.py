@@ -1,0 +1,1 @@
+from finance.admin import ledger, loans  # noqa: F401

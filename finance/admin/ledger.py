@@ -1,0 +1,1 @@
+"""Admin for ledger, contributions, fines, share-outs."""

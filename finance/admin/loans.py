@@ -1,0 +1,1 @@
+"""Admin for loans, repayments, guarantors, expenses, approvals."""

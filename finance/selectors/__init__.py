@@ -1,0 +1,1 @@
+"""Finance reads. Import from the submodules (finance.selectors.ledger, ...)."""

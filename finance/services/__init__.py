@@ -1,0 +1,1 @@
+"""Finance writes. Import from the submodules (finance.services.ledger, ...)."""

@@ -1,0 +1,5 @@
+"""Routes for loans, loan repayments, guarantors, expenses, disbursement approvals and signatures."""
+
+
+def register(router) -> None:
+    pass
