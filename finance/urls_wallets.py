@@ -2,9 +2,9 @@
 
 from rest_framework.routers import SimpleRouter
 
-from finance.views import ledger_routes
+from finance.views import book_routes
 
 router = SimpleRouter()
-ledger_routes.register_wallets(router)
+book_routes.register_wallets(router)
 
 urlpatterns = router.urls

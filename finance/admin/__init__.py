@@ -1,1 +1,1 @@
-from finance.admin import ledger, loans  # noqa: F401
+from finance.admin import contributions, ledger, loans  # noqa: F401

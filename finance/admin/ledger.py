@@ -1,1 +1,1 @@
-"""Admin for ledger, contributions, fines, share-outs."""
+"""Admin for ledger accounts, journal entries and postings (read-only)."""

@@ -1,9 +1,5 @@
-"""Routes for contributions, fines, schedule, statements, transactions, share-out and wallets."""
+"""Routes for contributions, fines, the contribution schedule and share-outs."""
 
 
 def register(router) -> None:
-    pass
-
-
-def register_wallets(router) -> None:
     pass

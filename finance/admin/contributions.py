@@ -1,0 +1,1 @@
+"""Admin for contributions, fines and share-outs."""
