@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -104,6 +106,11 @@ class PasswordResetToken(models.Model):
 
     def __str__(self) -> str:
         return f"reset token for {self.user_id}"
+
+    @staticmethod
+    def hash_token(raw: str) -> str:
+        """The SHA-256 hex digest stored in `token_hash`; the raw token itself is never stored."""
+        return hashlib.sha256(raw.encode()).hexdigest()
 
     @property
     def is_usable(self) -> bool:
