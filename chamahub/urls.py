@@ -8,6 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.views_auth import LogoutView, PhoneOrEmailTokenObtainPairView, RotatingTokenRefreshView
+from chamahub.api.ping import PingView
 from chamahub.health import HealthView
 
 token_urls = [
@@ -17,6 +18,7 @@ token_urls = [
 
 api_v1 = [
     *token_urls,
+    path("ping/", PingView.as_view(), name="ping"),
     path("accounts/", include("finance.urls_wallets")),
     path("accounts/", include("accounts.urls")),
     path("groups/", include("groups.urls")),
