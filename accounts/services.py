@@ -35,7 +35,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.exceptions import PasswordResetTokenInvalid, TokenInvalid
 from accounts.models import PasswordResetToken, User
-from accounts.phones import InvalidPhoneNumber, normalize_phone
+from accounts.phones import InvalidPhoneNumber, normalize_phone  # re-exported for other apps
 from accounts.selectors import user_find_for_password_reset
 from chamahub import events
 from chamahub.exceptions import PermissionDenied, ValidationFailed

@@ -45,6 +45,7 @@ class InvitationStatus(models.TextChoices):
     ACCEPTED = "ACCEPTED", "Accepted"
     DECLINED = "DECLINED", "Declined"
     REVOKED = "REVOKED", "Revoked"
+    EXPIRED = "EXPIRED", "Expired"
 
 
 class OfficialPosition(models.TextChoices):

@@ -128,7 +128,9 @@ class GroupInvitation(TimeStampedModel):
     phone_number = models.CharField(max_length=16)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
     status = models.CharField(max_length=10, choices=InvitationStatus.choices, default=InvitationStatus.PENDING)
-    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     responded_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
 
@@ -182,7 +184,9 @@ class GroupGoal(TimeStampedModel):
     start_date = models.DateField()
     target_date = models.DateField()
     status = models.CharField(max_length=20, choices=GoalStatus.choices, default=GoalStatus.ACTIVE)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     achieved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

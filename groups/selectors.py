@@ -7,10 +7,15 @@ exactly as if it did not exist. Officials (chairperson, treasurer, secretary) ma
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+
 from django.db.models import Count, Q, QuerySet
 
+from chamahub import extensions
 from chamahub.exceptions import NotFound, PermissionDenied
-from groups.choices import OFFICIAL_ROLES, MembershipStatus
+from chamahub.money import ZERO, to_money
+from groups.choices import OFFICIAL_ROLES, GoalStatus, MembershipStatus, Role
 from groups.models import ChamaGroup, GroupGoal, GroupInvitation, GroupMessage, GroupOfficial, Membership
 
 _CACHE_ATTR = "_chamahub_active_memberships"
@@ -84,13 +89,13 @@ def group_list(*, user) -> QuerySet[ChamaGroup]:
 
 def membership_list(*, user) -> QuerySet[Membership]:
     """Members see the memberships of their groups; a user also sees their own invitations (status INVITED)."""
-    return Membership.objects.filter(Q(group_id__in=active_group_ids(user)) | Q(user_id=user.pk)).select_related(
-        "user", "group"
-    )
+    return Membership.objects.filter(
+        Q(group_id__in=active_group_ids(user)) | Q(user_id=user.pk, status=MembershipStatus.INVITED)
+    ).select_related("user", "group")
 
 
 def group_member_list(*, group_id: int) -> QuerySet[Membership]:
-    return Membership.objects.filter(group_id=group_id).select_related("user").order_by("member_number")
+    return Membership.objects.filter(group_id=group_id).select_related("user", "group").order_by("member_number")
 
 
 def official_list(*, user) -> QuerySet[GroupOfficial]:
@@ -116,3 +121,94 @@ def active_member_user_ids(*, group_id: int) -> list[int]:
     return list(
         Membership.objects.filter(group_id=group_id, status=MembershipStatus.ACTIVE).values_list("user_id", flat=True)
     )
+
+
+def active_chairperson_ids(*, group_id: int) -> list[int]:
+    """Ids of the group's ACTIVE memberships holding the CHAIRPERSON role."""
+    return list(
+        Membership.objects.filter(group_id=group_id, role=Role.CHAIRPERSON, status=MembershipStatus.ACTIVE).values_list(
+            "id", flat=True
+        )
+    )
+
+
+def group_active_goal_list(*, group_id: int) -> list[GroupGoal]:
+    """The group's ACTIVE goals, with progress attached."""
+    goals = list(GroupGoal.objects.filter(group_id=group_id, status=GoalStatus.ACTIVE).order_by("target_date", "id"))
+    return goal_progress_attach(goals)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Figures from higher layers (finance, investments) through providers: ONE call per request for a whole page.
+# ---------------------------------------------------------------------------------------------------------------
+
+FINANCIAL_FIGURES = (
+    "total_balance",
+    "total_savings",
+    "total_contributions",
+    "total_loans_outstanding",
+    "total_fines_outstanding",
+)
+
+
+def _money_or_zero(value) -> Decimal:
+    if value is None:
+        return ZERO
+    try:
+        return to_money(value if not isinstance(value, float) else str(value))
+    except (TypeError, ValueError):
+        return ZERO
+
+
+def group_figures_attach(groups: Iterable[ChamaGroup], *, investments: bool = False) -> list[ChamaGroup]:
+    """
+    Attach finance's figures (total_balance = cash, total_savings, total_contributions, total_loans_outstanding,
+    total_fines_outstanding) and optionally investments' total_investments to each group, as attributes.
+    One provider call each for all the groups; a missing provider or group gives 0.00.
+    """
+    groups = list(groups)
+    ids = [g.id for g in groups]
+    financial = (extensions.call("group.financial_summary", group_ids=ids, default={}) or {}) if ids else {}
+    invested = {}
+    if investments and ids:
+        invested = extensions.call("group.investments_summary", group_ids=ids, default={}) or {}
+    for group in groups:
+        figures = financial.get(group.id) or {}
+        for name in FINANCIAL_FIGURES:
+            setattr(group, name, _money_or_zero(figures.get(name)))
+        if investments:
+            group.total_investments = _money_or_zero((invested.get(group.id) or {}).get("total_investments"))
+    return groups
+
+
+def goal_progress_attach(goals: Iterable[GroupGoal]) -> list[GroupGoal]:
+    """
+    Attach current_amount (net savings contributed to the group between start_date and target_date, from the
+    ledger via finance's `group.goal_progress` provider) and progress_percent (0-100, 2 dp). One provider call.
+    """
+    goals = list(goals)
+    windows = [(g.id, g.group_id, g.start_date, g.target_date) for g in goals]
+    progress = (extensions.call("group.goal_progress", windows=windows, default={}) or {}) if windows else {}
+    for goal in goals:
+        current = _money_or_zero(progress.get(goal.id))
+        goal.current_amount = current
+        if goal.target_amount and goal.target_amount > 0:
+            percent = (max(current, ZERO) * 100 / goal.target_amount).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            goal.progress_percent = min(percent, Decimal("100.00"))
+        else:
+            goal.progress_percent = Decimal("0.00")
+    return goals
+
+
+def membership_contributions_attach(memberships: Iterable[Membership]) -> list[Membership]:
+    """
+    Attach total_contributions (the member's confirmed contributions in that group, a figure the first web
+    client reads) via finance's optional `group.member_contributions` provider:
+    group_ids=[...] -> {group_id: {user_id: Decimal}}. One call; 0.00 when absent.
+    """
+    memberships = list(memberships)
+    ids = sorted({m.group_id for m in memberships})
+    totals = (extensions.call("group.member_contributions", group_ids=ids, default={}) or {}) if ids else {}
+    for membership in memberships:
+        membership.total_contributions = _money_or_zero((totals.get(membership.group_id) or {}).get(membership.user_id))
+    return memberships
