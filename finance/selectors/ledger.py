@@ -4,18 +4,38 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Case, F, Sum, When
+from django.db.models.expressions import Combinable
 
 from chamahub.money import ZERO
 from finance.choices import KIND_TYPES, AccountKind, AccountType
 from finance.models import LedgerAccount, Posting
 
-_CREDIT_NORMAL = (AccountType.LIABILITY, AccountType.EQUITY, AccountType.INCOME)
+CREDIT_NORMAL_TYPES = (AccountType.LIABILITY, AccountType.EQUITY, AccountType.INCOME)
+_CREDIT_NORMAL = CREDIT_NORMAL_TYPES
 
 
 def normal_sign(kind: str) -> int:
     """+1 for debit-normal kinds (assets, expenses), -1 for credit-normal ones (savings, income)."""
     return -1 if KIND_TYPES[AccountKind(kind)] in _CREDIT_NORMAL else 1
+
+
+def signed(value: Decimal | None, sign: int) -> Decimal:
+    """value × sign, never "-0.00" (Decimal keeps the sign of zero; adding +0 drops it)."""
+    return (value or ZERO) * sign + ZERO
+
+
+def type_sign(account_type: str) -> int:
+    """normal_sign() keyed by account type (what a select_related account row carries)."""
+    return -1 if account_type in CREDIT_NORMAL_TYPES else 1
+
+
+def natural_amount_expression(type_path: str = "account__account_type", amount: str = "amount") -> Combinable:
+    """SQL expression: a posting's amount in its account's natural sign (a credit to savings is positive)."""
+    return Case(
+        When(**{f"{type_path}__in": list(CREDIT_NORMAL_TYPES)}, then=-F(amount)),
+        default=F(amount),
+    )
 
 
 def account_balance(*, group_id: int, kind: str, member_id: int | None = None) -> Decimal:
@@ -25,7 +45,7 @@ def account_balance(*, group_id: int, kind: str, member_id: int | None = None) -
         .values_list("balance", flat=True)
         .first()
     )
-    return (raw or ZERO) * normal_sign(kind)
+    return signed(raw, normal_sign(kind))
 
 
 def member_balances(*, group_id: int, member_id: int) -> dict[str, Decimal]:
@@ -37,7 +57,7 @@ def member_balances(*, group_id: int, member_id: int) -> dict[str, Decimal]:
         AccountKind.FINES_RECEIVABLE: ZERO,
     }
     for kind, balance in rows:
-        out[kind] = balance * normal_sign(kind)
+        out[kind] = signed(balance, normal_sign(kind))
     return out
 
 
@@ -51,7 +71,7 @@ def kind_totals(*, group_ids: list[int]) -> dict[int, dict[str, Decimal]]:
         .order_by()
     )
     for row in rows:
-        out[row["group_id"]][row["kind"]] = (row["total"] or ZERO) * normal_sign(row["kind"])
+        out[row["group_id"]][row["kind"]] = signed(row["total"], normal_sign(row["kind"]))
     return out
 
 
