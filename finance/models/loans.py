@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.functional import cached_property
 
 from chamahub.models import TimeStampedModel
 from chamahub.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
 from finance.choices import GuarantorStatus, LoanStatus, PaymentMethod, RepaymentStatus
+from groups.choices import InterestMethod
 
 _money = {"max_digits": MONEY_MAX_DIGITS, "decimal_places": MONEY_DECIMAL_PLACES}
 
@@ -27,7 +32,7 @@ class Loan(TimeStampedModel):
     interest_rate = models.DecimalField(
         max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES, help_text="Annual rate, percent."
     )
-    interest_method = models.CharField(max_length=10, choices=[("FLAT", "Flat"), ("REDUCING", "Reducing balance")])
+    interest_method = models.CharField(max_length=10, choices=InterestMethod.choices)
     duration_months = models.PositiveSmallIntegerField()
     processing_fee = models.DecimalField(default=Decimal("0.00"), **_money)
     purpose = models.TextField()
@@ -61,6 +66,58 @@ class Loan(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Loan {self.pk} {self.principal_amount}"
+
+    @cached_property
+    def position(self) -> LoanPosition:
+        """What is owed today, computed in Python from `installments` (prefetch them for lists)."""
+        return loan_position(self, list(self.installments.all()), as_of=timezone.localdate())
+
+
+@dataclass(frozen=True)
+class LoanPosition:
+    """
+    A loan's figures on a date.
+
+    - outstanding_balance: principal + interest + fees still unpaid on the schedule. Before
+      disbursement (PENDING/APPROVED) it is what the loan would cost (total_amount); REJECTED and
+      WRITTEN_OFF loans owe nothing to the books (0).
+    - principal_outstanding: schedule principal unpaid (principal_amount before disbursement).
+    - amount_due_now: unpaid on instalments due on or before the date.
+    - arrears_amount: unpaid on instalments due before the date.
+    - days_past_due: days since the oldest instalment still unpaid fell due (0 when none).
+    """
+
+    outstanding_balance: Decimal
+    principal_outstanding: Decimal
+    amount_due_now: Decimal
+    arrears_amount: Decimal
+    days_past_due: int
+
+
+_ZERO = Decimal("0.00")
+_SETTLED_STATUSES = frozenset({LoanStatus.REJECTED, LoanStatus.WRITTEN_OFF})
+_PREVIEW_STATUSES = frozenset({LoanStatus.PENDING, LoanStatus.APPROVED})
+
+
+def loan_position(loan: Loan, installments: list[LoanInstallment], *, as_of: date) -> LoanPosition:
+    if loan.status in _SETTLED_STATUSES:
+        return LoanPosition(_ZERO, _ZERO, _ZERO, _ZERO, 0)
+    if loan.status in _PREVIEW_STATUSES or not installments:
+        return LoanPosition(loan.total_amount, loan.principal_amount, _ZERO, _ZERO, 0)
+    outstanding = principal = due_now = arrears = _ZERO
+    oldest_unpaid: date | None = None
+    for line in installments:
+        owed = line.outstanding
+        outstanding += owed
+        principal += line.principal_due - line.principal_paid
+        if owed > 0 and line.due_date <= as_of:
+            due_now += owed
+            if line.due_date < as_of:
+                arrears += owed
+                if oldest_unpaid is None or line.due_date < oldest_unpaid:
+                    oldest_unpaid = line.due_date
+    days = (as_of - oldest_unpaid).days if oldest_unpaid else 0
+    return LoanPosition(outstanding, principal, due_now, arrears, days)
 
 
 class LoanGuarantor(TimeStampedModel):
@@ -98,10 +155,26 @@ class LoanInstallment(models.Model):
     interest_paid = models.DecimalField(default=Decimal("0.00"), **_money)
     fee_paid = models.DecimalField(default=Decimal("0.00"), **_money)
     interest_waived = models.DecimalField(default=Decimal("0.00"), **_money)
+    overdue_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When loan.overdue was published for this instalment (once)."
+    )
 
     class Meta:
         ordering = ["loan_id", "number"]
-        constraints = [models.UniqueConstraint(fields=["loan", "number"], name="installment_unique_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "number"], name="installment_unique_number"),
+            models.CheckConstraint(
+                condition=Q(principal_due__gte=0, interest_due__gte=0, fee_due__gte=0),
+                name="installment_dues_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(principal_paid__lte=F("principal_due"))
+                & Q(fee_paid__lte=F("fee_due"))
+                & Q(interest_paid__lte=F("interest_due") - F("interest_waived")),
+                name="installment_not_overpaid",
+            ),
+        ]
+        indexes = [models.Index(fields=["group", "due_date"], name="installment_group_due_idx")]
 
     def __str__(self) -> str:
         return f"Loan {self.loan_id} #{self.number}"
