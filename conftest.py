@@ -21,3 +21,28 @@ def client_for(user) -> APIClient:
 @pytest.fixture
 def make_client():
     return client_for
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    """Each test starts with an empty cache (throttle counters and cached lookups never leak between tests)."""
+    from django.core.cache import cache
+
+    def reset() -> None:
+        if hasattr(cache, "delete_pattern"):  # django-redis: only this run's key prefix, never FLUSHDB
+            cache.delete_pattern("*")
+        else:
+            cache.clear()
+
+    reset()
+    yield
+    reset()
+
+
+@pytest.fixture
+def on_postgres():
+    """Skip the test unless the database is PostgreSQL (row locks, SKIP LOCKED, real concurrency)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...)")

@@ -42,7 +42,9 @@ TARGETS = {"contribution detail": 0.45, "contributions list": 0.35, "member stat
 
 
 def sh(*args: str, env: dict | None = None) -> str:
-    out = subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
     return out.stdout
 
 
@@ -97,7 +99,7 @@ def load_wrk(port: int, path: str, token: str, seconds: float) -> float:
             "wrk",
             "-t1",
             "-c8",
-            f"-d{seconds}s",
+            f"-d{max(1, round(seconds))}s",
             "-H",
             f"Authorization: Bearer {token}",
             f"http://127.0.0.1:{port}{path}",

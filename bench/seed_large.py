@@ -27,7 +27,8 @@ django.setup()
 
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from django.db.models import OuterRef, Subquery, Sum  # noqa: E402
+from django.db.models import DecimalField, OuterRef, Subquery, Sum  # noqa: E402
+from django.db.models.functions import Coalesce  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
@@ -62,6 +63,7 @@ def _month_start(start: date, k: int) -> date:
     return date(start.year + month // 12, month % 12 + 1, 1)
 
 
+@transaction.atomic
 def seed() -> ChamaGroup:
     existing = ChamaGroup.objects.filter(code=CODE).first()
     if existing is not None:
@@ -294,8 +296,11 @@ def seed() -> ChamaGroup:
         Posting.objects.bulk_create([p for p in postings if p.amount != 0], batch_size=BATCH)
         LoanRepayment.objects.bulk_update(repayments, ["journal_entry"], batch_size=BATCH)
         totals = Posting.objects.filter(account=OuterRef("pk")).values("account").annotate(t=Sum("amount")).values("t")
-        LedgerAccount.objects.filter(group=group).update(balance=Subquery(totals))
-        LedgerAccount.objects.filter(group=group, balance__isnull=True).update(balance=Decimal("0.00"))
+        LedgerAccount.objects.filter(group=group).update(
+            balance=Coalesce(
+                Subquery(totals, output_field=DecimalField(max_digits=14, decimal_places=2)), Decimal("0.00")
+            )
+        )
     print(f"loans: {len(loans)}, repayments: {len(repayments)} ({datetime.now() - started})")
     trial = Posting.objects.filter(group=group).aggregate(t=Sum("amount"))["t"]
     assert trial == 0, f"trial balance {trial}"

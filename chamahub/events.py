@@ -19,8 +19,14 @@ Subscribe (in an app's handlers.py, imported from AppConfig.ready()):
         ...
 
 Delivery is at least once: a handler may see the same event again after a crash, so handlers must
-be idempotent; a successful run is recorded in EventDelivery and is never repeated. A handler that
-raises is retried on the next dispatch, up to OUTBOX_MAX_ATTEMPTS.
+be idempotent (key their writes on the event id or a business id with a unique constraint). A
+successful run is recorded in EventDelivery (handler id = "module.function") and is never repeated.
+A handler that raises is retried on the next dispatch while the handlers that succeeded are not;
+after OUTBOX_MAX_ATTEMPTS the event stays undispatched with its last_error, for an operator.
+
+Rules: names are past tense "<entity>.<verb-ed>"; the payload is JSON (ids and strings, money as a
+string), never model instances; pass group_id for every group-owned event (it is the distribution
+key when the data is sharded by group); a handler must not assume which other handlers ran.
 
 Rule of thumb: an effect that must not be missing once its cause commits (a ledger posting, an
 audit record) is a direct service call in the same transaction; a lagging reaction (points,
@@ -112,9 +118,13 @@ def outbox_dispatch(*, event_ids: list[int] | None = None, limit: int | None = N
                     with transaction.atomic():
                         func(event)
                         EventDelivery.objects.create(event_id=row.id, handler=handler_id)
-                except IntegrityError:
-                    # Another dispatcher recorded this delivery concurrently: it ran once already.
-                    continue
+                except IntegrityError as exc:
+                    # The savepoint rolled the handler's work back. If another dispatcher recorded this
+                    # delivery concurrently, the handler has run once already; otherwise it is a failure.
+                    if EventDelivery.objects.filter(event_id=row.id, handler=handler_id).exists():
+                        continue
+                    logger.exception("event handler %s failed for %s#%s", handler_id, row.name, row.id)
+                    errors.append(f"{handler_id}: {exc!r}")
                 except Exception as exc:  # a handler bug must not block other handlers or events
                     logger.exception("event handler %s failed for %s#%s", handler_id, row.name, row.id)
                     errors.append(f"{handler_id}: {exc!r}")

@@ -38,15 +38,28 @@ def _check_cache() -> dict:
 
 
 def _check_broker() -> dict:
+    """Ping the broker with a 1 s budget and no retries. Eager mode (no broker) is always "ok"."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"status": "ok", "mode": "eager (in-process)"}
+    url = settings.CELERY_BROKER_URL
     try:
-        import redis
+        if url.startswith(("redis://", "rediss://", "unix://")):
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
 
-        client = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1, retry_on_timeout=False
-        )
-        client.ping()
+            client = redis.Redis.from_url(
+                url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0), retry_on_timeout=False
+            )
+            try:
+                client.ping()
+            finally:
+                client.close()
+        else:
+            from kombu import Connection
+
+            with Connection(url, connect_timeout=1) as conn:
+                conn.ensure_connection(max_retries=1, timeout=1)
         return {"status": "ok", "mode": "broker"}
     except Exception as exc:
         return {"status": "down", "mode": "broker", "error": exc.__class__.__name__}

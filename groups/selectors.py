@@ -45,6 +45,21 @@ def official_group_ids(user) -> list[int]:
     return [gid for gid, m in memberships_by_group(user).items() if m.role in OFFICIAL_ROLES]
 
 
+def own_rows_q(user, *, owner_field: str = "member_id") -> Q:
+    """
+    What a user may read of a group's member-owned rows (contributions, loans, ledger lines):
+    every row of the groups where they are an official, and their own rows in the other groups
+    they are an ACTIVE member of. Built without a redundant OR so the database can use the
+    (group_id, ...) indexes for ordering and counting.
+    """
+    official = official_group_ids(user)
+    member_only = [gid for gid in active_group_ids(user) if gid not in set(official)]
+    q = Q(group_id__in=official) if official else Q(pk__in=[])
+    if member_only:
+        q |= Q(group_id__in=member_only, **{owner_field: user.pk})
+    return q
+
+
 def is_official(user, group_id: int) -> bool:
     membership = memberships_by_group(user).get(int(group_id))
     return membership is not None and membership.role in OFFICIAL_ROLES

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
@@ -22,23 +23,33 @@ from chamahub.exceptions import DomainError
 logger = logging.getLogger(__name__)
 
 
-def _flatten(detail) -> dict[str, list[str]]:
+def _join(prefix: str, key) -> str:
+    if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+        return f"{prefix}[{key}]"  # an item of a list: legs[1].amount
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF error detail (nested dicts/lists) -> {"legs[1].amount": ["A valid number is required."]}."""
+    out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
-        out: dict[str, list[str]] = {}
         for key, value in detail.items():
-            if isinstance(value, dict):
-                for sub_key, sub_value in _flatten(value).items():
-                    out[f"{key}.{sub_key}"] = sub_value
-            elif isinstance(value, list) and value and isinstance(value[0], dict):
-                for index, item in enumerate(value):
-                    for sub_key, sub_value in _flatten(item).items():
-                        out[f"{key}[{index}].{sub_key}"] = sub_value
-            else:
-                out[key] = [str(v) for v in (value if isinstance(value, list) else [value])]
-        return out
-    if isinstance(detail, list):
-        return {"non_field_errors": [str(v) for v in detail]}
-    return {}
+            out.update(_flatten(value, _join(prefix, key)))
+    elif isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
+        for index, item in enumerate(detail):
+            out.update(_flatten(item, _join(prefix, index)))
+    elif isinstance(detail, list):
+        if detail:
+            out[prefix or "non_field_errors"] = [str(v) for v in detail]
+    elif detail is not None:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return out
+
+
+def _summary(fields: dict[str, list[str]]) -> str:
+    """The message of a validation error: the only message there is, else a generic summary."""
+    messages = [m for ms in fields.values() for m in ms]
+    return messages[0] if len(messages) == 1 else "Invalid input."
 
 
 def _body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -49,8 +60,11 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(_body(exc.code, exc.message, exc.fields), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
-        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return Response(_body("invalid", "Invalid input.", fields), status=status.HTTP_400_BAD_REQUEST)
+        if hasattr(exc, "error_dict"):
+            fields = {("non_field_errors" if k == NON_FIELD_ERRORS else k): v for k, v in exc.message_dict.items()}
+        else:
+            fields = {"non_field_errors": exc.messages}
+        return Response(_body("invalid", _summary(fields), fields), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -61,16 +75,24 @@ def exception_handler(exc, context):
         return None  # unexpected: let Django log it and return the JSON 500 below
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
-        first = next(iter(fields.values()), ["Invalid input."])[0]
-        response.data = _body("invalid", first if len(fields) == 1 else "Invalid input.", fields)
+        response.data = _body("invalid", _summary(fields), fields)
     else:
-        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        if isinstance(code, (dict, list)):
-            code = "error"
-        message = str(detail) if not isinstance(detail, (dict, list)) else "Request failed."
-        response.data = _body(str(code), message, _flatten(detail) if isinstance(detail, dict) else {})
+        response.data = _body(*_code_and_message(exc))
     return response
+
+
+def _code_and_message(exc) -> tuple[str, str, dict]:
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+    default_code = getattr(exc, "default_code", "error")
+    if isinstance(detail, dict) and "detail" in detail:
+        # simplejwt's InvalidToken: {"detail": ..., "code": "token_not_valid", "messages": [...]}
+        return str(detail.get("code") or default_code), str(detail["detail"]), {}
+    if isinstance(detail, dict):
+        return str(default_code), "Request failed.", _flatten(detail)
+    if isinstance(detail, list):
+        messages = [str(m) for m in detail]
+        return str(default_code), " ".join(messages) or "Request failed.", {}
+    return str(getattr(detail, "code", None) or default_code), str(detail), {}
 
 
 def json_404(request, exception=None):

@@ -9,7 +9,9 @@ from rest_framework.views import APIView
 class PingView(APIView):
     @extend_schema(
         operation_id="ping",
-        responses={200: inline_serializer("Pong", {"pong": serializers.BooleanField(), "user": serializers.IntegerField()})},
+        responses={
+            200: inline_serializer("Pong", {"pong": serializers.BooleanField(), "user": serializers.IntegerField()})
+        },
     )
     def get(self, request):
         return Response({"pong": True, "user": request.user.pk})

@@ -1,4 +1,4 @@
-"""OpenAPI: every operation documents the shared error body for its 4xx responses."""
+"""OpenAPI: every operation documents the shared error body for its 4xx responses and as its default."""
 
 from __future__ import annotations
 
@@ -17,6 +17,16 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input: `fields` names each offending field.",
+    "401": "Missing, invalid or expired token.",
+    "403": "Authenticated, but not allowed (e.g. not an official of this group).",
+    "404": "Not found, or it belongs to a group the caller is not an active member of.",
+    "409": "Conflicts with the current state (duplicate, already approved, ...).",
+    "default": "Any other error (429 throttled, 5xx): the same error body.",
+}
+
+
 class ChamaHubAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -31,7 +41,9 @@ class ChamaHubAutoSchema(AutoSchema):
         )
         if auth_required:
             codes += ["401", "403"]
+        codes.append("default")  # anything else (429, 5xx): the same body
         for code in codes:
             if code not in responses:
                 responses[code] = self._get_response_for_code(ErrorSerializer, code, direction=direction)
+                responses[code]["description"] = ERROR_DESCRIPTIONS[code]
         return responses

@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -59,7 +61,8 @@ ASGI_APPLICATION = "chamahub.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Project overrides of third-party templates (the offline ReDoc page).
+        "DIRS": [BASE_DIR / "chamahub" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -92,22 +95,31 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and Redis ------------------------------------------------------------------------------
+# Every Redis client has short socket timeouts and NO automatic retries: redis-py 8.1's own default
+# client retries 10 times with exponential backoff (a 0.25 s timeout took 6.7 s per operation,
+# reliability.md 5.5). A hung or dead Redis must cost at most ~2 x REDIS_SOCKET_TIMEOUT per call.
 REDIS_URL = env("REDIS_URL", default="")
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
+REDIS_CACHE_OPTIONS = {
+    "CLIENT_CLASS": "django_redis.client.DefaultClient",
+    "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+    "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+    # A hung or dead Redis becomes a cache miss (and throttles fail open), never a failed request.
+    "IGNORE_EXCEPTIONS": True,
+    "CONNECTION_POOL_KWARGS": {
+        "retry": Retry(NoBackoff(), 0),
+        "retry_on_timeout": False,
+        "health_check_interval": 30,
+        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=50),
+    },
+}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
-                "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
-                # A hung or dead Redis becomes a cache miss, never a failed request.
-                "IGNORE_EXCEPTIONS": True,
-                "CONNECTION_POOL_KWARGS": {"retry": None, "retry_on_timeout": False, "health_check_interval": 30},
-            },
-            "KEY_PREFIX": "chamahub",
+            "OPTIONS": REDIS_CACHE_OPTIONS,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="chamahub"),
         }
     }
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True
@@ -130,13 +142,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Only workers and beat talk to the broker (the request path writes the outbox instead); still, every
+# broker socket is bounded and a publish is retried at most once.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 2,
     "socket_connect_timeout": 2,
+    "retry_on_timeout": False,
+    "health_check_interval": 30,
     "visibility_timeout": 3600,
     "max_retries": 1,
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 
 # --- Auth -----------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -191,6 +209,37 @@ REST_FRAMEWORK = {
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
+# Every choice set gets one stable component name in the schema (<ClassName>Enum), whichever field uses it.
+SPECTACULAR_ENUMS = [
+    "accounts.models.KYCStatus",
+    "groups.choices.GroupType",
+    "groups.choices.ContributionFrequency",
+    "groups.choices.InterestMethod",
+    "groups.choices.Role",
+    "groups.choices.MembershipStatus",
+    "groups.choices.InvitationStatus",
+    "groups.choices.OfficialPosition",
+    "groups.choices.GoalStatus",
+    "finance.choices.AccountType",
+    "finance.choices.AccountKind",
+    "finance.choices.EntryKind",
+    "finance.choices.PaymentMethod",
+    "finance.choices.ContributionStatus",
+    "finance.choices.FineKind",
+    "finance.choices.FineStatus",
+    "finance.choices.LoanStatus",
+    "finance.choices.GuarantorStatus",
+    "finance.choices.RepaymentStatus",
+    "finance.choices.ExpenseCategory",
+    "finance.choices.ExpenseStatus",
+    "finance.choices.ApprovalType",
+    "finance.choices.ApprovalStatus",
+    "finance.choices.ShareOutStatus",
+    "investments.choices.InvestmentType",
+    "investments.choices.InvestmentStatus",
+    "investments.choices.InvestmentTransactionType",
+]
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "ChamaHub API",
     "DESCRIPTION": "Savings groups (chamas): members, contributions, loans, a double-entry ledger, investments.",
@@ -201,7 +250,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {f"{path.rsplit('.', 1)[1]}Enum": path for path in SPECTACULAR_ENUMS},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
     "DISABLE_ERRORS_AND_WARNINGS": False,
 }

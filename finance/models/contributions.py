@@ -56,6 +56,7 @@ class Contribution(TimeStampedModel):
         indexes = [
             models.Index(fields=["group", "member", "period"], name="contrib_group_member_period"),
             models.Index(fields=["group", "status", "paid_at"], name="contrib_group_status_paid"),
+            models.Index(fields=["group", "-paid_at", "-id"], name="contrib_group_paid_desc"),
         ]
 
     def __str__(self) -> str:

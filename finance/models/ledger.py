@@ -126,6 +126,8 @@ class Posting(models.Model):
             models.Index(fields=["account", "entry_date", "id"], name="posting_account_date_idx"),
             models.Index(fields=["group", "member", "id"], name="posting_group_member_idx"),
             models.Index(fields=["group", "id"], name="posting_group_id_idx"),
+            models.Index(fields=["group", "-entry_date", "-id"], name="posting_group_date_desc"),
+            models.Index(fields=["group", "member", "-entry_date", "-id"], name="posting_member_date_desc"),
         ]
 
     def __str__(self) -> str:

@@ -62,6 +62,7 @@ class Loan(TimeStampedModel):
         indexes = [
             models.Index(fields=["group", "status"], name="loan_group_status_idx"),
             models.Index(fields=["group", "borrower"], name="loan_group_borrower_idx"),
+            models.Index(fields=["group", "-applied_at", "-id"], name="loan_group_applied_desc"),
         ]
 
     def __str__(self) -> str:

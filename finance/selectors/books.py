@@ -21,7 +21,7 @@ from finance.models import JournalEntry, LedgerAccount, Loan, Posting
 from finance.selectors.ledger import kind_totals, natural_amount_expression, normal_sign, signed
 from groups.choices import MembershipStatus
 from groups.models import ChamaGroup, Membership
-from groups.selectors import active_group_ids, memberships_by_group, official_group_ids
+from groups.selectors import active_group_ids, memberships_by_group, official_group_ids, own_rows_q
 
 # --- Statements -------------------------------------------------------------------------------------
 
@@ -166,7 +166,7 @@ def posting_feed_list(*, user) -> QuerySet[Posting]:
     postings on their own accounts (member = caller) in the other groups where they are active.
     Annotated with `is_reversed` and `natural_amount` (the amount in the account's natural sign).
     """
-    scope = Q(group_id__in=official_group_ids(user)) | Q(group_id__in=active_group_ids(user), member_id=user.pk)
+    scope = own_rows_q(user, owner_field="member_id")
     return (
         Posting.objects.filter(scope)
         .select_related("entry", "entry__member", "account", "group", "member")

@@ -15,12 +15,12 @@ from finance.choices import ContributionStatus, FineKind, FineStatus
 from finance.models import Contribution, Fine
 from finance.services.schedule import member_schedule_start, periods_covering
 from groups.choices import MembershipStatus
-from groups.selectors import active_group_ids, group_get, group_member_list, official_group_ids
+from groups.selectors import active_group_ids, group_get, group_member_list, official_group_ids, own_rows_q
 
 
 def _visible(user) -> Q:
     """Officials see all of their groups' rows; a plain member sees their own rows in their active groups."""
-    return Q(group_id__in=official_group_ids(user)) | Q(member_id=user.pk, group_id__in=active_group_ids(user))
+    return own_rows_q(user, owner_field="member_id")
 
 
 def contribution_list(*, user) -> QuerySet[Contribution]:

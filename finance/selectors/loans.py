@@ -28,7 +28,7 @@ from finance.models import (
     LoanRepayment,
 )
 from finance.selectors.ledger import account_balance
-from groups.selectors import active_group_ids, official_group_ids
+from groups.selectors import active_group_ids, official_group_ids, own_rows_q
 
 # Loans whose pledges still hold a guarantor's savings.
 PLEDGE_HOLDING_STATUSES = (LoanStatus.PENDING, LoanStatus.APPROVED, LoanStatus.ACTIVE, LoanStatus.DEFAULTED)
@@ -41,9 +41,7 @@ def _installments_prefetch() -> Prefetch:
 def loan_list(*, user) -> QuerySet[Loan]:
     """Loans the caller may see, with the borrower, group and schedule loaded (constant query count)."""
     return (
-        Loan.objects.filter(
-            Q(group_id__in=official_group_ids(user)) | Q(group_id__in=active_group_ids(user), borrower_id=user.pk)
-        )
+        Loan.objects.filter(own_rows_q(user, owner_field="borrower_id"))
         .select_related("group", "borrower")
         .prefetch_related(_installments_prefetch())
     )
@@ -61,9 +59,9 @@ def loan_detail_list(*, user) -> QuerySet[Loan]:
 
 
 def loan_repayment_list(*, user) -> QuerySet[LoanRepayment]:
-    return LoanRepayment.objects.filter(
-        Q(group_id__in=official_group_ids(user)) | Q(group_id__in=active_group_ids(user), member_id=user.pk)
-    ).select_related("group", "member", "loan")
+    return LoanRepayment.objects.filter(own_rows_q(user, owner_field="member_id")).select_related(
+        "group", "member", "loan"
+    )
 
 
 def loan_guarantor_list(*, user) -> QuerySet[LoanGuarantor]:
