@@ -5,8 +5,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Exists, OuterRef, Q
 from rest_framework.exceptions import ValidationError
-from rest_framework.filters import OrderingFilter
 
+from chamahub.api.filters import CollectionOrderingFilter as OrderingFilter
 from finance.choices import AccountKind, AccountType, EntryKind
 from finance.models import JournalEntry, LedgerAccount, Posting
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "chamahub.middleware.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -187,9 +188,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "chamahub.api.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        # Collection-only variants: detail routes skip filtering (see chamahub/api/filters.py).
+        "chamahub.api.filters.CollectionFilterBackend",
+        "chamahub.api.filters.CollectionSearchFilter",
+        "chamahub.api.filters.CollectionOrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "chamahub.api.schema.ChamaHubAutoSchema",
     "EXCEPTION_HANDLER": "chamahub.api.exceptions.exception_handler",
@@ -264,6 +266,21 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# whitenoise serves /static/ (admin, Swagger UI and ReDoc from drf-spectacular-sidecar) from gunicorn itself:
+# the docs work offline and behind any proxy. In DEBUG it serves straight from the apps' static folders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve from the apps' static folders too, so the docs work even before `collectstatic` (make run, tests).
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+
+# --- Email ----------------------------------------------------------------------------------------
+# EMAIL_URL unset -> the console backend (password-reset mails are printed). e.g. smtp+tls://user:pass@host:587
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="ChamaHub <no-reply@chamahub.local>")
+FRONTEND_URL = env("FRONTEND_URL", default="http://localhost:5173")
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 
 # --- Domain settings ------------------------------------------------------------------------------

@@ -21,16 +21,15 @@ import json
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.filters import SearchFilter
 from rest_framework.pagination import _positive_int
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from chamahub.api.filters import CollectionFilterBackend, CollectionSearchFilter
 from chamahub.api.pagination import StandardPagination
 from chamahub.api.schema import ErrorSerializer
 from chamahub.exceptions import NotFound, PermissionDenied
@@ -263,7 +262,7 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilterSet
-    filter_backends = [DjangoFilterBackend, SearchFilter, AliasOrderingFilter]
+    filter_backends = [CollectionFilterBackend, CollectionSearchFilter, AliasOrderingFilter]
     search_fields = ["entry__description", "memo", "entry__reference"]
     ordering_fields = ["entry_date", "id", "amount"]
     ordering_aliases = {"amount": "natural_amount"}
