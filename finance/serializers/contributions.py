@@ -6,41 +6,36 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chamahub.api.fields import MoneyField
-from finance.choices import FineStatus, PaymentMethod
-from finance.models import Contribution, Fine
+from chamahub.api.serializers import FastReadSerializer
+from chamahub.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+from finance.choices import ContributionStatus, FineStatus, PaymentMethod
+from finance.models import Fine
 
 
-class ContributionSerializer(serializers.ModelSerializer):
+class ContributionSerializer(FastReadSerializer):
+    """A contribution as the API shows it (field names kept from the first web client)."""
+
+    id = serializers.IntegerField(read_only=True)
+    group = serializers.IntegerField(source="group_id", read_only=True)
     group_name = serializers.CharField(source="group.name", read_only=True)
+    member = serializers.IntegerField(source="member_id", read_only=True)
     member_name = serializers.CharField(source="member.full_name", read_only=True)
+    amount = serializers.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, read_only=True)
+    period = serializers.DateField(read_only=True)
+    payment_method = serializers.ChoiceField(choices=PaymentMethod.choices, read_only=True)
+    status = serializers.ChoiceField(choices=ContributionStatus.choices, read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
-
-    class Meta:
-        model = Contribution
-        fields = [
-            "id",
-            "group",
-            "group_name",
-            "member",
-            "member_name",
-            "amount",
-            "period",
-            "payment_method",
-            "status",
-            "status_display",
-            "reference_number",
-            "paid_at",
-            "notes",
-            "recorded_by",
-            "confirmed_at",
-            "reconciled_by",
-            "reconciled_at",
-            "reversed_at",
-            "journal_entry",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
+    reference_number = serializers.CharField(read_only=True, allow_null=True)
+    paid_at = serializers.DateTimeField(read_only=True)
+    notes = serializers.CharField(read_only=True)
+    recorded_by = serializers.IntegerField(source="recorded_by_id", read_only=True, allow_null=True)
+    confirmed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    reconciled_by = serializers.IntegerField(source="reconciled_by_id", read_only=True, allow_null=True)
+    reconciled_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    reversed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    journal_entry = serializers.IntegerField(source="journal_entry_id", read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
 
 
 class ContributionCreateInputSerializer(serializers.Serializer):
