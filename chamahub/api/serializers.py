@@ -53,11 +53,7 @@ class FastReadSerializer(serializers.Serializer):
                 if isinstance(field, serializers.SerializerMethodField):
                     plan.append((name, None, None, field.method_name))
                     continue
-                if isinstance(field, serializers.DateTimeField) or isinstance(field, serializers.DateField):
-                    convert = field.to_representation
-                elif isinstance(field, serializers.DecimalField):
-                    convert = field.to_representation
-                elif isinstance(field, _SIMPLE):
+                if isinstance(field, _SIMPLE):
                     convert = None
                 else:
                     convert = field.to_representation
