@@ -27,9 +27,16 @@ def memberships_by_group(user) -> dict[int, Membership]:
         return {}
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
-        cached = {m.group_id: m for m in Membership.objects.filter(user_id=user.pk, status=MembershipStatus.ACTIVE)}
+        # Every scoped request starts here, so it is a fixed SQL string: no ORM query compilation
+        # (about half a millisecond) on the hot path. Same rows as
+        # Membership.objects.filter(user_id=user.pk, status=ACTIVE).
+        rows = Membership.objects.raw(_ACTIVE_MEMBERSHIPS_SQL, [user.pk, MembershipStatus.ACTIVE])
+        cached = {m.group_id: m for m in rows}
         setattr(user, _CACHE_ATTR, cached)
     return cached
+
+
+_ACTIVE_MEMBERSHIPS_SQL = f"SELECT * FROM {Membership._meta.db_table} WHERE user_id = %s AND status = %s"  # noqa: S608 - constants only
 
 
 def memberships_cache_clear(user) -> None:

@@ -17,8 +17,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from rest_framework import serializers
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import ISO_8601, serializers
 from rest_framework.fields import empty
+from rest_framework.settings import api_settings
 
 _SIMPLE = (serializers.CharField, serializers.IntegerField, serializers.BooleanField, serializers.ChoiceField)
 
@@ -38,6 +41,27 @@ def _getter(source_attrs: list[str]) -> Callable[[Any], Any]:
     return walk
 
 
+def _is_plain_iso_datetime(field) -> bool:
+    fmt = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    return (
+        type(field) is serializers.DateTimeField
+        and not hasattr(field, "timezone")
+        and isinstance(fmt, str)
+        and fmt.lower() == ISO_8601
+        and settings.USE_TZ
+    )
+
+
+def _iso_datetime(value):
+    """DRF's DateTimeField.to_representation for an aware datetime, without its per-value overhead."""
+    if isinstance(value, str):
+        return value
+    if timezone.is_aware(value):
+        value = value.astimezone(timezone.get_current_timezone())
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 class FastReadSerializer(serializers.Serializer):
     """A read-only serializer with a compiled rendering plan. Declare fields as usual."""
 
@@ -55,6 +79,8 @@ class FastReadSerializer(serializers.Serializer):
                     continue
                 if isinstance(field, _SIMPLE):
                     convert = None
+                elif _is_plain_iso_datetime(field):
+                    convert = _iso_datetime
                 else:
                     convert = field.to_representation
                 plan.append((name, get, convert, field))

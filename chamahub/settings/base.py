@@ -286,6 +286,9 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 # --- Domain settings ------------------------------------------------------------------------------
 CURRENCY = "KES"
 LOAN_DEFAULT_DAYS = env.int("LOAN_DEFAULT_DAYS", default=90)  # days past due before a loan is marked defaulted
+# Totals of list pages with at least this many rows are cached this long (chamahub/api/pagination.py).
+COUNT_CACHE_MIN_ROWS = env.int("COUNT_CACHE_MIN_ROWS", default=1000)
+COUNT_CACHE_SECONDS = env.int("COUNT_CACHE_SECONDS", default=10)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 

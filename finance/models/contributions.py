@@ -62,6 +62,20 @@ class Contribution(TimeStampedModel):
     def __str__(self) -> str:
         return f"Contribution {self.pk} {self.amount}"
 
+    @property
+    def group_name(self) -> str:
+        """The group's name: the `group_label` annotation of list queries, else the related row."""
+        return self.__dict__.get("group_label") or self.group.name
+
+    @property
+    def member_name(self) -> str:
+        """The member's full name (as User.full_name): from the annotations of list queries, else the related row."""
+        row = self.__dict__
+        if "member_phone" not in row:
+            return self.member.full_name
+        name = f"{row['member_first_name']} {row['member_last_name']}".strip()
+        return name or row["member_email"] or row["member_phone"]
+
 
 class Fine(TimeStampedModel):
     """A fine charged to a member (posted Dr fines receivable / Cr fines income)."""

@@ -17,9 +17,9 @@ class ContributionSerializer(FastReadSerializer):
 
     id = serializers.IntegerField(read_only=True)
     group = serializers.IntegerField(source="group_id", read_only=True)
-    group_name = serializers.CharField(source="group.name", read_only=True)
+    group_name = serializers.CharField(read_only=True)
     member = serializers.IntegerField(source="member_id", read_only=True)
-    member_name = serializers.CharField(source="member.full_name", read_only=True)
+    member_name = serializers.CharField(read_only=True)
     amount = serializers.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, read_only=True)
     period = serializers.DateField(read_only=True)
     payment_method = serializers.ChoiceField(choices=PaymentMethod.choices, read_only=True)
