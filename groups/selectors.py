@@ -36,7 +36,7 @@ def memberships_by_group(user) -> dict[int, Membership]:
     return cached
 
 
-_ACTIVE_MEMBERSHIPS_SQL = f"SELECT * FROM {Membership._meta.db_table} WHERE user_id = %s AND status = %s"  # noqa: S608 - constants only
+_ACTIVE_MEMBERSHIPS_SQL = f"SELECT * FROM {Membership._meta.db_table} WHERE user_id = %s AND status = %s"
 
 
 def memberships_cache_clear(user) -> None:
