@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from chamahub.exceptions import ValidationFailed
 from chamahub.money import ZERO, money_str
@@ -232,18 +233,28 @@ def group_summaries(*, group_ids: list[int]) -> list[dict]:
     if not group_ids:
         return []
     totals = kind_totals(group_ids=group_ids)
-    groups = list(
-        ChamaGroup.objects.filter(id__in=group_ids)
-        .annotate(member_count=Count("memberships", filter=Q(memberships__status=MembershipStatus.ACTIVE)))
-        .values("id", "name", "currency", "member_count")
-        .order_by("name", "id")
-    )
-    active_loans = dict(
-        Loan.objects.filter(group_id__in=group_ids, status=LoanStatus.ACTIVE)
+    active_members = (
+        Membership.objects.filter(group_id=OuterRef("pk"), status=MembershipStatus.ACTIVE)
+        .order_by()
         .values("group_id")
         .annotate(n=Count("id"))
+        .values("n")
+    )
+    active_loans = (
+        Loan.objects.filter(group_id=OuterRef("pk"), status=LoanStatus.ACTIVE)
         .order_by()
-        .values_list("group_id", "n")
+        .values("group_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    groups = list(
+        ChamaGroup.objects.filter(id__in=group_ids)
+        .annotate(
+            member_count=Coalesce(Subquery(active_members), 0),
+            active_loan_count=Coalesce(Subquery(active_loans), 0),
+        )
+        .values("id", "name", "currency", "member_count", "active_loan_count")
+        .order_by("name", "id")
     )
     out = []
     for group in groups:
@@ -275,7 +286,7 @@ def group_summaries(*, group_ids: list[int]) -> list[dict]:
                 "bad_debts": get(AccountKind.BAD_DEBTS),
                 "retained_earnings": get(AccountKind.RETAINED_EARNINGS),
                 "member_count": group["member_count"],
-                "active_loans": active_loans.get(group["id"], 0),
+                "active_loans": group["active_loan_count"],
                 "trial_balance": trial,
             }
         )
