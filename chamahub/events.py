@@ -117,7 +117,7 @@ def outbox_dispatch(*, event_ids: list[int] | None = None, limit: int | None = N
                 try:
                     with transaction.atomic():
                         func(event)
-                        EventDelivery.objects.create(event_id=row.id, handler=handler_id)
+                        EventDelivery.objects.create(event_id=row.id, group_id=row.group_id, handler=handler_id)
                 except IntegrityError as exc:
                     # The savepoint rolled the handler's work back. If another dispatcher recorded this
                     # delivery concurrently, the handler has run once already; otherwise it is a failure.

@@ -40,6 +40,7 @@ class EventDelivery(models.Model):
     """One handler has processed one event. Unique, so a handler runs to success once per event."""
 
     event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    group_id = models.BigIntegerField(null=True, blank=True, help_text="The event's group (for distribution by group).")
     handler = models.CharField(max_length=200)
     delivered_at = models.DateTimeField(auto_now_add=True)
 
