@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from rest_framework import ISO_8601, serializers
 from rest_framework.fields import empty
@@ -52,12 +53,12 @@ def _is_plain_iso_datetime(field) -> bool:
     )
 
 
-def _iso_datetime(value):
+def _iso_datetime(value, tz=None):
     """DRF's DateTimeField.to_representation for an aware datetime, without its per-value overhead."""
     if isinstance(value, str):
         return value
     if timezone.is_aware(value):
-        value = value.astimezone(timezone.get_current_timezone())
+        value = value.astimezone(tz or timezone.get_current_timezone())
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
@@ -89,13 +90,14 @@ class FastReadSerializer(serializers.Serializer):
 
     def to_representation(self, instance) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        tz = timezone.get_current_timezone()
         for name, get, convert, extra in self._plan():
             if get is None:  # SerializerMethodField: call it on this serializer (it may read self.context)
                 out[name] = getattr(self, extra)(instance)
                 continue
             try:
                 value = get(instance)
-            except AttributeError:
+            except ObjectDoesNotExist:  # a missing reverse one-to-one, as DRF treats it
                 value = None
             if callable(value) and not isinstance(value, (date, datetime, Decimal)):
                 value = value()
@@ -103,6 +105,8 @@ class FastReadSerializer(serializers.Serializer):
                 out[name] = None
             elif convert is None:
                 out[name] = value
+            elif convert is _iso_datetime:
+                out[name] = _iso_datetime(value, tz)
             else:
                 out[name] = convert(value)
         return out
