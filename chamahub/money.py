@@ -23,6 +23,28 @@ def to_money(value: Decimal | int | str) -> Decimal:
         raise ValueError(f"Not an amount: {value!r}") from exc
 
 
+def money_require(amount, field: str = "amount") -> Decimal:
+    """
+    A positive amount in whole cents, as services accept it: anything else raises ValidationFailed (400)
+    naming `field` — never silently rounded.
+    """
+    from chamahub.exceptions import ValidationFailed
+
+    if isinstance(amount, float):
+        raise ValidationFailed("Amounts are decimals, not floats.", fields={field: ["Send the amount as a string."]})
+    try:
+        amount = Decimal(amount)
+    except (InvalidOperation, TypeError, ValueError) as exc:
+        raise ValidationFailed("Not an amount.", fields={field: ["A valid amount is required."]}) from exc
+    if not amount.is_finite() or amount <= 0:
+        raise ValidationFailed(
+            "Amount must be greater than zero.", fields={field: ["Amount must be greater than zero."]}
+        )
+    if amount != amount.quantize(CENT):
+        raise ValidationFailed("At most 2 decimal places.", fields={field: ["At most 2 decimal places."]})
+    return amount.quantize(CENT)
+
+
 def money_str(value: Decimal) -> str:
     return str(to_money(value))
 

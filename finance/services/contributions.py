@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from chamahub import events
 from chamahub.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
-from chamahub.money import to_money
+from chamahub.money import money_require
 from finance.choices import AccountKind, ContributionStatus, EntryKind, PaymentMethod
 from finance.exceptions import InvalidState
 from finance.models import Contribution
@@ -28,17 +28,6 @@ from groups.selectors import active_membership_get, group_get, is_official, memb
 
 # Methods where the recording official has the money in hand, so the record is confirmed at once.
 _CONFIRM_ON_RECORD = frozenset({PaymentMethod.CASH, PaymentMethod.BANK})
-
-
-def _amount_check(amount: Decimal, field: str = "amount") -> Decimal:
-    amount = Decimal(amount)
-    if amount <= 0:
-        raise ValidationFailed(
-            "Amount must be greater than zero.", fields={field: ["Amount must be greater than zero."]}
-        )
-    if to_money(amount) != amount:
-        raise ValidationFailed("At most 2 decimal places.", fields={field: ["At most 2 decimal places."]})
-    return amount
 
 
 def contribution_period_for(*, group, day: date) -> date:
@@ -73,7 +62,7 @@ def contribution_record(
             raise ValidationFailed(
                 "Not an active member of this group.", fields={"member": ["Not an active member of this group."]}
             )
-    amount = _amount_check(amount)
+    amount = money_require(amount)
     if payment_method not in PaymentMethod.values:
         raise ValidationFailed("Unknown payment method.", fields={"payment_method": ["Unknown payment method."]})
     now = timezone.now()

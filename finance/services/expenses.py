@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chamahub import events
-from chamahub.money import to_money
+from chamahub.money import money_require
 from finance.choices import AccountKind, ApprovalType, EntryKind, ExpenseStatus
 from finance.exceptions import InvalidState
 from finance.models import Expense
@@ -27,12 +27,13 @@ def expense_create(
     *, group_id: int, requested_by, category: str, description: str, amount: Decimal, notes: str = ""
 ) -> Expense:
     membership_require(requested_by, group_id, field="group")
+    amount = money_require(amount)
     group = ChamaGroup.objects.get(pk=group_id)
     expense = Expense(
         group=group,
         category=category,
         description=description,
-        amount=to_money(amount),
+        amount=amount,
         notes=notes or "",
         requested_by=requested_by,
         status=ExpenseStatus.PENDING,

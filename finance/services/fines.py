@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from chamahub import events
 from chamahub.exceptions import NotFound, ValidationFailed
+from chamahub.money import money_require
 from finance.choices import AccountKind, ContributionStatus, EntryKind, FineKind, FineStatus, PaymentMethod
 from finance.exceptions import InvalidState, Overpayment
 from finance.models import Contribution, Fine
-from finance.services.contributions import _amount_check
 from finance.services.ledger import credit, debit, journal_entry_post
 from finance.services.schedule import member_schedule_start, periods_covering
 from groups.choices import MembershipStatus
@@ -62,7 +62,7 @@ def _post_charge(fine: Fine, *, created_by_id: int | None) -> Fine:
 def fine_charge(*, actor, group_id: int, member_id: int, amount: Decimal, reason: str) -> Fine:
     """An official fines an active member of their group (rule breach, absence, ...)."""
     official_require(actor, group_id, field="group")
-    amount = _amount_check(amount)
+    amount = money_require(amount)
     if active_membership_get(group_id=group_id, user_id=member_id) is None:
         raise ValidationFailed(
             "Not an active member of this group.", fields={"member": ["Not an active member of this group."]}
@@ -94,7 +94,7 @@ def fine_pay(*, fine_id: int, actor, amount: Decimal, payment_method: str = Paym
     """An official records a payment toward a fine; PAID once fully paid. More than outstanding -> 400."""
     fine = _locked(fine_id)
     official_require(actor, fine.group_id)
-    amount = _amount_check(amount)
+    amount = money_require(amount)
     if payment_method not in PaymentMethod.values:
         raise ValidationFailed("Unknown payment method.", fields={"payment_method": ["Unknown payment method."]})
     if fine.status != FineStatus.UNPAID:

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from chamahub import events
 from chamahub.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
-from chamahub.money import ZERO, to_money
+from chamahub.money import ZERO, money_require, to_money
 from finance.choices import (
     AccountKind,
     ApprovalStatus,
@@ -101,7 +101,7 @@ def loan_apply(
     """
     membership_require(borrower, group_id, field="group")
     group = ChamaGroup.objects.get(pk=group_id)
-    principal_amount = to_money(principal_amount)
+    principal_amount = money_require(principal_amount, field="principal_amount")
     errors: dict[str, list[str]] = {}
 
     if interest_rate is not None and Decimal(interest_rate) != group.loan_interest_rate:
@@ -181,7 +181,7 @@ def _guarantor_pledges_validate(
     for index, item in enumerate(guarantors):
         key = f"guarantors[{index}]"
         guarantor_id = int(item["guarantor"])
-        amount = to_money(item["amount"])
+        amount = money_require(item["amount"], field=f"{key}.amount")
         if guarantor_id == borrower.pk:
             errors[f"{key}.guarantor"] = ["You cannot guarantee your own loan."]
         elif guarantor_id not in members:
@@ -506,9 +506,7 @@ def loan_repayment_record(
             f"Repayments are accepted only on ACTIVE or DEFAULTED loans; this one is {loan.status}.",
             fields={"loan": [f"The loan is {loan.status}."]},
         )
-    amount = to_money(amount)
-    if amount <= 0:
-        raise ValidationFailed("Amount must be greater than zero.", fields={"amount": ["Must be greater than zero."]})
+    amount = money_require(amount)
     paid_at = _paid_at_check(paid_at)
     installments = _installments_locked(loan)
     owed = sum((line.outstanding for line in installments), ZERO)
