@@ -1,4 +1,4 @@
-"""Test helpers for fault tests: a hung TCP server, a closed port, a Django app served in a subprocess."""
+"""Test helpers: a hung TCP server, a closed port, a Django app served in a subprocess, and API route discovery."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from django.urls import get_resolver
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,3 +122,23 @@ class ServedApp:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def _walk(patterns, prefix=""):
+    for pattern in patterns:
+        if hasattr(pattern, "url_patterns"):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern), pattern
+
+
+def api_routes():
+    """(url name, path with regex groups, {method: action}, is_detail) for every DRF route under /api/v1/."""
+    routes = []
+    for raw, pattern in _walk(get_resolver().url_patterns):
+        actions = getattr(pattern.callback, "actions", None)
+        if not raw.startswith("api/v1/") or not actions or "format" in raw:
+            continue
+        path = "/" + raw.replace("^", "").replace("$", "")
+        routes.append((pattern.name, path, dict(actions), bool(pattern.callback.initkwargs.get("detail"))))
+    return routes

@@ -16,9 +16,9 @@ from io import StringIO
 import pytest
 from django.apps import apps
 from django.core.management import call_command
-from django.urls import get_resolver
 from django.utils import timezone
 
+from chamahub.tests.support import api_routes
 from finance.models import DisbursementApproval, Loan
 from groups.choices import Role
 from groups.models import ChamaGroup, Membership
@@ -30,25 +30,6 @@ GROUP_A, GROUP_B = "DEMOTUJ", "DEMOUMJ"  # A has every kind of object (incl. sto
 # Routes that are about the caller themselves, not about group objects.
 SELF_ROUTES = {"user-list", "user-detail", "user-me", "wallet-my-wallet"}
 WRITE_OK = {"user-change-password", "user-logout", "user-register"}  # not group-scoped
-
-
-def _walk(patterns, prefix=""):
-    for pattern in patterns:
-        if hasattr(pattern, "url_patterns"):
-            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
-        else:
-            yield prefix + str(pattern.pattern), pattern
-
-
-def _routes():
-    routes = []
-    for raw, pattern in _walk(get_resolver().url_patterns):
-        actions = getattr(pattern.callback, "actions", None)
-        if not raw.startswith("api/v1/") or not actions or "format" in raw:
-            continue
-        path = "/" + raw.replace("^", "").replace("$", "")
-        routes.append((pattern.name, path, dict(actions), bool(pattern.callback.initkwargs.get("detail"))))
-    return routes
 
 
 def _snapshot() -> dict[str, tuple[int, int]]:
@@ -106,7 +87,7 @@ def _first_id(client, list_path: str, group_id: int):
 
 def test_outsider_lists_never_contain_another_groups_rows(world):
     leaks = []
-    for name, path, actions, detail in _routes():
+    for name, path, actions, detail in api_routes():
         if detail or "get" not in actions or name in SELF_ROUTES:
             continue
         for params in ({}, {"group": world["a"].id}):
@@ -130,7 +111,7 @@ def test_outsider_lists_never_contain_another_groups_rows(world):
 
 
 def test_outsider_gets_404_or_403_on_every_detail_route_and_writes_nothing(world):
-    routes = _routes()
+    routes = api_routes()
     list_paths = {name.rsplit("-", 1)[0]: path for name, path, actions, detail in routes if name.endswith("-list")}
     problems, checked = [], 0
     for name, path, actions, detail in routes:
