@@ -19,7 +19,7 @@ from chamahub import extensions
 from chamahub.money import ZERO
 from finance.choices import AccountKind, EntryKind
 from finance.models import Posting
-from finance.selectors.ledger import kind_totals
+from finance.selectors.ledger import kind_totals, signed
 
 _MONEY = Value(Decimal("0.00"))
 
@@ -56,7 +56,7 @@ def group_financial_summary(group_ids: Iterable[int]) -> dict[int, dict[str, Dec
         out[gid] = {
             "total_balance": t.get(AccountKind.CASH, ZERO),
             "total_savings": t.get(AccountKind.MEMBER_SAVINGS, ZERO),
-            "total_contributions": -(contributed.get(gid) or ZERO) + ZERO,
+            "total_contributions": signed(contributed.get(gid), -1),
             "total_loans_outstanding": t.get(AccountKind.LOANS_RECEIVABLE, ZERO),
             "total_fines_outstanding": t.get(AccountKind.FINES_RECEIVABLE, ZERO),
         }
@@ -87,7 +87,7 @@ def group_goal_progress(
         **aggregates
     )
     # Savings are credit-normal: a credit (negative amount) raises them.
-    return {int(w[0]): -(row[f"w{i}"] or ZERO) + ZERO for i, w in enumerate(windows)}
+    return {int(w[0]): signed(row[f"w{i}"], -1) for i, w in enumerate(windows)}
 
 
 @extensions.provides("group.member_contributions")
@@ -108,5 +108,5 @@ def group_member_contributions(group_ids: Iterable[int]) -> dict[int, dict[int, 
         .values_list("group_id", "member_id", "t")
     )
     for gid, member_id, total in rows:
-        out[gid][member_id] = -(total or ZERO) + ZERO
+        out[gid][member_id] = signed(total, -1)
     return out

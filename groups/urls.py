@@ -1,10 +1,9 @@
 """/api/v1/groups/ — route names follow the first web client (chama-groups, memberships, goals, messages)."""
 
-from rest_framework.routers import DefaultRouter
-
+from chamahub.api.routers import ChamaRouter
 from groups import views
 
-router = DefaultRouter()
+router = ChamaRouter()
 router.register("chama-groups", views.ChamaGroupViewSet, basename="chama-group")
 router.register("memberships", views.MembershipViewSet, basename="membership")
 router.register("invitations", views.GroupInvitationViewSet, basename="group-invitation")

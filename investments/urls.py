@@ -1,10 +1,9 @@
 """Routes under /api/v1/investments/."""
 
-from rest_framework.routers import DefaultRouter
-
+from chamahub.api.routers import ChamaRouter
 from investments.views import InvestmentTransactionViewSet, InvestmentViewSet, PortfolioViewSet, StockHoldingViewSet
 
-router = DefaultRouter()
+router = ChamaRouter()
 router.register("investments", InvestmentViewSet, basename="investment")
 router.register("stock-holdings", StockHoldingViewSet, basename="stock-holding")
 router.register("portfolios", PortfolioViewSet, basename="portfolio")

@@ -195,6 +195,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "chamahub.api.schema.ChamaHubAutoSchema",
     "EXCEPTION_HANDLER": "chamahub.api.exceptions.exception_handler",
+    "DEFAULT_METADATA_CLASS": "chamahub.api.metadata.MinimalMetadata",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",

@@ -13,6 +13,7 @@ from django.utils import timezone
 from chamahub.money import ZERO
 from finance.choices import ContributionStatus, FineKind, FineStatus
 from finance.models import Contribution, Fine
+from finance.selectors.ledger import cents
 from finance.services.schedule import member_schedule_start, periods_covering
 from groups.choices import MembershipStatus
 from groups.selectors import active_group_ids, group_get, group_member_list, official_group_ids, own_rows_q
@@ -100,7 +101,7 @@ def contribution_schedule_get(
         .annotate(total=Sum("amount"))
         .order_by()
     ):
-        paid[(row["member_id"], row["period"])] = row["total"]
+        paid[(row["member_id"], row["period"])] = cents(row["total"])
     late_fines: dict[tuple[int, date], Decimal] = {}
     fines_outstanding: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for member_id, kind, period, amount, amount_paid, status in Fine.objects.filter(

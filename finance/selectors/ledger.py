@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db.models import Case, F, Sum, When
 from django.db.models.expressions import Combinable
 
-from chamahub.money import ZERO
+from chamahub.money import ZERO, to_money
 from finance.choices import KIND_TYPES, AccountKind, AccountType
 from finance.models import LedgerAccount, Posting
 
@@ -20,9 +20,17 @@ def normal_sign(kind: str) -> int:
     return -1 if KIND_TYPES[AccountKind(kind)] in _CREDIT_NORMAL else 1
 
 
+def cents(value: Decimal | None) -> Decimal:
+    """
+    A database sum as exact cents. SQLite adds decimals as floats (a sum that should be 0 can come
+    back as 2.8e-14), so every aggregate of money goes through here; never "-0.00" either.
+    """
+    return to_money(value or ZERO) + ZERO
+
+
 def signed(value: Decimal | None, sign: int) -> Decimal:
-    """value × sign, never "-0.00" (Decimal keeps the sign of zero; adding +0 drops it)."""
-    return (value or ZERO) * sign + ZERO
+    """value × sign in exact cents, never "-0.00" (Decimal keeps the sign of zero; adding +0 drops it)."""
+    return cents((value or ZERO) * sign)
 
 
 def type_sign(account_type: str) -> int:
@@ -77,8 +85,8 @@ def kind_totals(*, group_ids: list[int]) -> dict[int, dict[str, Decimal]]:
 
 def trial_balance(*, group_id: int) -> Decimal:
     """Σ of every posting of the group: always zero in a healthy ledger."""
-    return Posting.objects.filter(group_id=group_id).aggregate(t=Sum("amount"))["t"] or ZERO
+    return cents(Posting.objects.filter(group_id=group_id).aggregate(t=Sum("amount"))["t"])
 
 
 def balance_from_postings(*, account_id: int) -> Decimal:
-    return Posting.objects.filter(account_id=account_id).aggregate(t=Sum("amount"))["t"] or ZERO
+    return cents(Posting.objects.filter(account_id=account_id).aggregate(t=Sum("amount"))["t"])

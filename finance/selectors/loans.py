@@ -27,7 +27,7 @@ from finance.models import (
     LoanInstallment,
     LoanRepayment,
 )
-from finance.selectors.ledger import account_balance
+from finance.selectors.ledger import account_balance, cents
 from groups.selectors import active_group_ids, official_group_ids, own_rows_q
 
 # Loans whose pledges still hold a guarantor's savings.
@@ -104,7 +104,7 @@ def guarantor_free_savings(*, group_id: int, guarantor_id: int, exclude_guarante
     )
     if exclude_guarantee_id is not None:
         pledges = pledges.exclude(pk=exclude_guarantee_id)
-    return savings - (pledges.aggregate(total=Sum("amount"))["total"] or ZERO)
+    return savings - cents(pledges.aggregate(total=Sum("amount"))["total"])
 
 
 @dataclass(frozen=True)

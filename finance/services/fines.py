@@ -23,6 +23,7 @@ from chamahub.money import money_require
 from finance.choices import AccountKind, ContributionStatus, EntryKind, FineKind, FineStatus, PaymentMethod
 from finance.exceptions import InvalidState, Overpayment
 from finance.models import Contribution, Fine
+from finance.selectors.ledger import cents
 from finance.services.ledger import credit, debit, journal_entry_post
 from finance.services.schedule import member_schedule_start, periods_covering
 from groups.choices import MembershipStatus
@@ -176,7 +177,7 @@ def _late_fines_charge_group(group: ChamaGroup, as_of: date) -> int:
         .annotate(total=Sum("amount"))
         .order_by()
     ):
-        paid[(row["member_id"], row["period"])] = row["total"]
+        paid[(row["member_id"], row["period"])] = cents(row["total"])
     already = _late_fines_already(group.id)
     charged = 0
     with transaction.atomic():

@@ -35,6 +35,7 @@ from chamahub.exceptions import Conflict, ValidationFailed
 from chamahub.money import ZERO, split_pro_rata, to_money
 from finance.choices import AccountKind, EntryKind, ShareOutStatus
 from finance.models import LedgerAccount, Posting, ShareOut, ShareOutAllocation
+from finance.selectors.ledger import signed
 from finance.services.ledger import credit, debit, journal_entry_post, ledger_account_get_or_create
 from groups.selectors import official_require
 
@@ -105,7 +106,7 @@ def share_out_compute(*, group_id: int, cycle_start: date, cycle_end: date) -> S
     )
     pool_by_kind = {kind.value: ZERO for kind in POOL_KINDS}
     for row in pool_rows:
-        pool_by_kind[row["account__kind"]] = -(row["total"] or ZERO)  # income is credit-normal
+        pool_by_kind[row["account__kind"]] = signed(row["total"], -1)  # income is credit-normal
     pool = to_money(sum(pool_by_kind.values(), ZERO))
 
     savings = Q(group_id=group_id, account__kind=AccountKind.MEMBER_SAVINGS)
@@ -114,7 +115,7 @@ def share_out_compute(*, group_id: int, cycle_start: date, cycle_end: date) -> S
         Posting.objects.filter(savings, entry_date__lt=cycle_start).values("member_id").annotate(t=Sum("amount"))
     ).order_by()
     for row in opening_rows:
-        weights[row["member_id"]] = -(row["t"] or ZERO) * days
+        weights[row["member_id"]] = signed(row["t"], -1) * days
     cycle_rows = Posting.objects.filter(savings & in_cycle).values_list("member_id", "amount", "entry_date")
     for member_id, amount, entry_date in cycle_rows:
         weights[member_id] = weights.get(member_id, ZERO) + (-amount) * ((cycle_end - entry_date).days + 1)
