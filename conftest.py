@@ -9,7 +9,6 @@ from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-
 # On CI (CI=true) property tests are derandomized: the same examples every run, so a red build is always
 # reproducible. Locally they explore new random examples each run (and remember failures in .hypothesis/).
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
