@@ -1,0 +1,1 @@
+"""M-Pesa integration: the Daraja client, the local Daraja simulator and (later) the Django app around them."""
