@@ -1,6 +1,6 @@
 """A thin Daraja client on the standard library (urllib + json): OAuth, STK Push, STK Query.
 
-Contract: shared/reference/daraja.md (the Daraja contract) §1.2-1.4. Every argument is validated before any HTTP call; every call has
+Contract: shared/reference/daraja.md §1.2-1.4. Every argument is validated before any HTTP call; every call has
 a timeout; an STK push is never resent after a timeout or a connection error (it could charge the customer twice).
 The only automatic retry of a push is the one after a 404.001.03 "Invalid Access Token", which the gateway returns
 before the request reaches M-Pesa.

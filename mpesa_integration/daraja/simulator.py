@@ -1,6 +1,6 @@
 """A Daraja-compatible simulator on the standard library's ThreadingHTTPServer (OAuth, STK Push, STK Query).
 
-It speaks the sandbox's paths, field rules and error bodies (shared/reference/daraja.md (the Daraja contract) §1.2-1.4): Basic auth
+It speaks the sandbox's paths, field rules and error bodies (shared/reference/daraja.md §1.2-1.4): Basic auth
 on OAuth, bearer tokens on POSTs (a new token invalidates the previous one, as the FAQ says), Password and Timestamp
 checked, decimals and over-long references refused with ``{"requestId", "errorCode", "errorMessage"}``. After
 ``callback_delay`` seconds it POSTs the STK callback to the CallBackURL from a background thread. The outcome is
