@@ -2,32 +2,17 @@
 
 from django.contrib import admin
 
+from chamahub.admin_base import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from chamahub.models import EventDelivery, OutboxEvent
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class EventDeliveryInline(admin.TabularInline):
+class EventDeliveryInline(ReadOnlyTabularInline):
     model = EventDelivery
-    extra = 0
-    can_delete = False
-    readonly_fields = ["handler", "delivered_at"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    fields = ["handler", "group_id", "delivered_at"]
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdmin):
+class OutboxEventAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "name", "group_id", "created_at", "dispatched_at", "attempts"]
     list_filter = ["name", ("dispatched_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "last_error"]
@@ -35,7 +20,7 @@ class OutboxEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(EventDelivery)
-class EventDeliveryAdmin(ReadOnlyAdmin):
+class EventDeliveryAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "event", "handler", "delivered_at"]
     list_filter = ["handler"]
     search_fields = ["handler"]

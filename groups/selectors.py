@@ -60,7 +60,8 @@ def own_rows_q(user, *, owner_field: str = "member_id") -> Q:
     (group_id, ...) indexes for ordering and counting.
     """
     official = official_group_ids(user)
-    member_only = [gid for gid in active_group_ids(user) if gid not in set(official)]
+    official_set = set(official)
+    member_only = [gid for gid in active_group_ids(user) if gid not in official_set]
     q = Q(group_id__in=official) if official else Q(pk__in=[])
     if member_only:
         q |= Q(group_id__in=member_only, **{owner_field: user.pk})

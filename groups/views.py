@@ -59,8 +59,8 @@ class ScopedViewSetMixin:
     model: type
     empty_for_schema = True
 
-    def scoped_queryset(self, user):  # pragma: no cover - every viewset overrides
-        raise NotImplementedError
+    def scoped_queryset(self, user):  # pragma: no cover - an abstract hook: every viewset overrides it
+        raise NotImplementedError(f"{type(self).__name__} must define scoped_queryset(user)")
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -180,6 +180,16 @@ def _membership_action(summary: str, request=None):
     return extend_schema(summary=summary, request=request, responses=MembershipSerializer)
 
 
+def _membership_transition(name: str, service, summary: str):
+    """A POST /memberships/{id}/<name>/ action that calls one membership service and returns the membership."""
+
+    def transition(self, request, pk=None):
+        return self._after(service(actor=request.user, membership=self.get_object()))
+
+    transition.__name__ = name
+    return _membership_action(summary)(action(detail=True, methods=["post"])(transition))
+
+
 @extend_schema_view(
     list=extend_schema(summary="Memberships of the caller's groups, and the caller's own pending invitations"),
     create=extend_schema(
@@ -229,35 +239,20 @@ class MembershipViewSet(
     def _after(self, membership):
         return self.respond(Membership.objects.select_related("user", "group").get(pk=membership.pk))
 
-    @_membership_action("Accept an invitation (the invitee only)")
-    @action(detail=True, methods=["post"])
-    def accept(self, request, pk=None):
-        return self._after(services.membership_accept(actor=request.user, membership=self.get_object()))
-
-    @_membership_action("Decline an invitation (the invitee only)")
-    @action(detail=True, methods=["post"])
-    def decline(self, request, pk=None):
-        return self._after(services.membership_decline(actor=request.user, membership=self.get_object()))
-
-    @_membership_action("Suspend an active member (officials; not themselves)")
-    @action(detail=True, methods=["post"])
-    def suspend(self, request, pk=None):
-        return self._after(services.membership_suspend(actor=request.user, membership=self.get_object()))
-
-    @_membership_action("Reinstate a suspended member (officials)")
-    @action(detail=True, methods=["post"])
-    def reinstate(self, request, pk=None):
-        return self._after(services.membership_reinstate(actor=request.user, membership=self.get_object()))
-
-    @_membership_action("Legacy alias of reinstate: an official re-admits a SUSPENDED member")
-    @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None):
-        return self._after(services.membership_reinstate(actor=request.user, membership=self.get_object()))
-
-    @_membership_action("Leave the group, or (officials) remove a member")
-    @action(detail=True, methods=["post"])
-    def exit(self, request, pk=None):
-        return self._after(services.membership_exit(actor=request.user, membership=self.get_object()))
+    accept = _membership_transition("accept", services.membership_accept, "Accept an invitation (the invitee only)")
+    decline = _membership_transition("decline", services.membership_decline, "Decline an invitation (the invitee only)")
+    suspend = _membership_transition(
+        "suspend", services.membership_suspend, "Suspend an active member (officials; not themselves)"
+    )
+    reinstate = _membership_transition(
+        "reinstate", services.membership_reinstate, "Reinstate a suspended member (officials)"
+    )
+    approve = _membership_transition(
+        "approve",
+        services.membership_reinstate,
+        "Legacy alias of reinstate: an official re-admits a SUSPENDED member",
+    )
+    exit = _membership_transition("exit", services.membership_exit, "Leave the group, or (officials) remove a member")
 
     @_membership_action(
         "Change a member's role (officials; never one's own; a chairperson must remain)",

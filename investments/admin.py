@@ -5,6 +5,7 @@ to the ledger), so those fields are read-only here and transactions cannot be ad
 
 from django.contrib import admin
 
+from chamahub.admin_base import ReadOnlyModelAdmin
 from investments.models import Investment, InvestmentTransaction, Portfolio, StockHolding
 
 
@@ -54,7 +55,7 @@ class StockHoldingAdmin(admin.ModelAdmin):
 
 
 @admin.register(InvestmentTransaction)
-class InvestmentTransactionAdmin(admin.ModelAdmin):
+class InvestmentTransactionAdmin(ReadOnlyModelAdmin):
     list_display = [
         "id",
         "investment",
@@ -70,12 +71,3 @@ class InvestmentTransactionAdmin(admin.ModelAdmin):
     list_filter = ["transaction_type", "transaction_date"]
     raw_id_fields = ["investment", "group", "journal_entry", "created_by"]
     date_hierarchy = "transaction_date"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

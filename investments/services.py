@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from chamahub import events
 from chamahub.exceptions import ValidationFailed
-from chamahub.money import ZERO, to_money
+from chamahub.money import ZERO, money_require, to_money
 from finance.choices import AccountKind, EntryKind
 from finance.exceptions import InsufficientFunds
 from finance.selectors.ledger import account_balance
@@ -246,7 +246,8 @@ def portfolio_update(*, portfolio: Portfolio, name: str | None = None, descripti
 # --- investments -----------------------------------------------------------------------------------
 
 
-def _investment_create(
+@transaction.atomic
+def investment_create(
     *,
     group_id: int,
     user,
@@ -263,12 +264,18 @@ def _investment_create(
     status: str = InvestmentStatus.ACTIVE,
     amount_field: str = "principal_amount",
 ) -> Investment:
+    """
+    Register an investment: its initial BUY of `principal_amount` posts Dr INVESTMENTS / Cr CASH.
+    `current_value` defaults to the principal; a different stated value is recorded as a VALUATION.
+    Without a portfolio it goes to the group's default portfolio (created on the first investment).
+    `amount_field` names the input field that errors about the amount point at.
+    """
     if status != InvestmentStatus.ACTIVE:
         raise ValidationFailed(fields={"status": ["A new investment is ACTIVE; SOLD/MATURED follow transactions."]})
     _date_check(purchase_date, field="purchase_date")
     if maturity_date is not None and maturity_date < purchase_date:
         raise ValidationFailed(fields={"maturity_date": ["The maturity date cannot be before the purchase date."]})
-    principal_amount = to_money(principal_amount)
+    principal_amount = money_require(principal_amount, field=amount_field)
     _cash_check(group_id=group_id, amount=principal_amount, field=amount_field)
     portfolio = _portfolio_for(group_id=group_id, portfolio_id=portfolio_id)
 
@@ -319,45 +326,6 @@ def _investment_create(
             notes="Value stated at registration",
         )
     return investment
-
-
-@transaction.atomic
-def investment_create(
-    *,
-    group_id: int,
-    user,
-    investment_type: str,
-    name: str,
-    principal_amount: Decimal,
-    purchase_date: date,
-    description: str = "",
-    current_value: Decimal | None = None,
-    expected_return_rate: Decimal = Decimal("0"),
-    maturity_date: date | None = None,
-    notes: str = "",
-    portfolio_id: int | None = None,
-    status: str = InvestmentStatus.ACTIVE,
-) -> Investment:
-    """
-    Register an investment: its initial BUY of `principal_amount` posts Dr INVESTMENTS / Cr CASH.
-    `current_value` defaults to the principal; a different stated value is recorded as a VALUATION.
-    Without a portfolio it goes to the group's default portfolio (created on the first investment).
-    """
-    return _investment_create(
-        group_id=group_id,
-        user=user,
-        investment_type=investment_type,
-        name=name,
-        principal_amount=principal_amount,
-        purchase_date=purchase_date,
-        description=description,
-        current_value=current_value,
-        expected_return_rate=expected_return_rate,
-        maturity_date=maturity_date,
-        notes=notes,
-        portfolio_id=portfolio_id,
-        status=status,
-    )
 
 
 @transaction.atomic
@@ -476,7 +444,7 @@ def stock_holding_create(
     ).exists():
         raise HoldingExists(fields={"stock_symbol": [f"The group already holds {symbol} on {exchange}."]})
     current_price = current_price_per_share or purchase_price_per_share
-    investment = _investment_create(
+    investment = investment_create(
         group_id=group_id,
         user=user,
         investment_type=InvestmentType.EQUITY,

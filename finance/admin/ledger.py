@@ -10,24 +10,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from chamahub.admin_base import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from finance.models import JournalEntry, LedgerAccount, Posting
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """No add, change or delete: the ledger is written only by journal_entry_post / journal_entry_reverse."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(LedgerAccount)
-class LedgerAccountAdmin(ReadOnlyAdmin):
+class LedgerAccountAdmin(ReadOnlyModelAdmin):
     list_display = ["code", "name", "group", "kind", "account_type", "member", "balance", "natural_balance"]
     list_filter = ["kind", "account_type"]
     search_fields = ["code", "name", "group__name", "group__code", "member__phone_number", "member__last_name"]
@@ -39,26 +27,16 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
         return obj.normal_balance
 
 
-class PostingInline(admin.TabularInline):
+class PostingInline(ReadOnlyTabularInline):
     model = Posting
     fields = ["account", "member", "amount", "balance_after", "entry_date", "memo"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account", "member")
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdmin):
+class JournalEntryAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "entry_date", "group", "kind", "description", "reference", "member", "posted_at"]
     list_filter = ["kind", "entry_date"]
     search_fields = ["description", "reference", "group__name", "group__code"]
@@ -69,7 +47,7 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Posting)
-class PostingAdmin(ReadOnlyAdmin):
+class PostingAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "entry_date", "group", "account", "member", "amount", "balance_after", "entry"]
     list_filter = ["account__kind", "entry_date"]
     search_fields = ["memo", "entry__description", "entry__reference", "account__code", "group__name"]

@@ -7,6 +7,7 @@ admin shows them read-only: no add, change or delete.
 
 from django.contrib import admin
 
+from chamahub.admin_base import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from finance.models import (
     ApprovalSignature,
     DisbursementApproval,
@@ -18,21 +19,8 @@ from finance.models import (
 )
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class LoanInstallmentInline(admin.TabularInline):
+class LoanInstallmentInline(ReadOnlyTabularInline):
     model = LoanInstallment
-    extra = 0
-    can_delete = False
     fields = [
         "number",
         "due_date",
@@ -45,25 +33,15 @@ class LoanInstallmentInline(admin.TabularInline):
         "fee_paid",
         "overdue_notified_at",
     ]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class LoanGuarantorInline(admin.TabularInline):
+class LoanGuarantorInline(ReadOnlyTabularInline):
     model = LoanGuarantor
-    extra = 0
-    can_delete = False
     fields = ["guarantor", "amount", "status", "responded_at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Loan)
-class LoanAdmin(_ReadOnlyAdmin):
+class LoanAdmin(ReadOnlyModelAdmin):
     list_display = [
         "id",
         "group",
@@ -85,7 +63,7 @@ class LoanAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(LoanInstallment)
-class LoanInstallmentAdmin(_ReadOnlyAdmin):
+class LoanInstallmentAdmin(ReadOnlyModelAdmin):
     list_display = [
         "id",
         "loan",
@@ -102,7 +80,7 @@ class LoanInstallmentAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(LoanGuarantor)
-class LoanGuarantorAdmin(_ReadOnlyAdmin):
+class LoanGuarantorAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "loan", "guarantor", "amount", "status", "responded_at"]
     list_filter = ["status", "group"]
     search_fields = ["guarantor__first_name", "guarantor__last_name", "guarantor__phone_number", "loan__id"]
@@ -110,7 +88,7 @@ class LoanGuarantorAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(LoanRepayment)
-class LoanRepaymentAdmin(_ReadOnlyAdmin):
+class LoanRepaymentAdmin(ReadOnlyModelAdmin):
     list_display = [
         "id",
         "loan",
@@ -131,7 +109,7 @@ class LoanRepaymentAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(Expense)
-class ExpenseAdmin(_ReadOnlyAdmin):
+class ExpenseAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "group", "category", "amount", "status", "requested_by", "requested_at", "disbursed_at"]
     list_filter = ["status", "category", "group"]
     search_fields = ["description", "notes", "requested_by__first_name", "requested_by__last_name"]
@@ -139,19 +117,13 @@ class ExpenseAdmin(_ReadOnlyAdmin):
     date_hierarchy = "requested_at"
 
 
-class ApprovalSignatureInline(admin.TabularInline):
+class ApprovalSignatureInline(ReadOnlyTabularInline):
     model = ApprovalSignature
-    extra = 0
-    can_delete = False
     fields = ["approver", "approved", "comments", "signed_at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DisbursementApproval)
-class DisbursementApprovalAdmin(_ReadOnlyAdmin):
+class DisbursementApprovalAdmin(ReadOnlyModelAdmin):
     list_display = [
         "id",
         "group",
@@ -170,7 +142,7 @@ class DisbursementApprovalAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(ApprovalSignature)
-class ApprovalSignatureAdmin(_ReadOnlyAdmin):
+class ApprovalSignatureAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "approval", "approver", "approved", "signed_at"]
     list_filter = ["approved", "group"]
     search_fields = ["comments", "approver__first_name", "approver__last_name", "approver__phone_number"]
