@@ -23,8 +23,16 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
+# The local Daraja simulator runs beside the API (port 8089) unless MPESA_BASE_URL points elsewhere, so an STK push
+# makes a real HTTP round trip and its callback confirms the contribution, with no network.
 run: seed
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000
+	@if [ -z "$$MPESA_BASE_URL" ]; then \
+		$(BIN)/python manage.py daraja_simulator --port 8089 & SIM=$$!; \
+		trap "kill $$SIM 2>/dev/null" EXIT INT TERM; \
+		DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000; \
+	else \
+		DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000; \
+	fi
 
 test: install
 	$(BIN)/python -m pytest
@@ -35,7 +43,7 @@ lint: install
 
 check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	SECRET_KEY=$$($(BIN)/python -c "import secrets;print(secrets.token_urlsafe(60))") DJANGO_SETTINGS_MODULE=chamahub.settings.production \
+	SECRET_KEY=$$($(BIN)/python -c "import secrets;print(secrets.token_urlsafe(60))") MPESA_ALLOW_SIMULATOR=1 DJANGO_SETTINGS_MODULE=chamahub.settings.production \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 bench: install

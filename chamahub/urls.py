@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from accounts.views_auth import LogoutView, PhoneOrEmailTokenObtainPairView, RotatingTokenRefreshView
 from chamahub.api.ping import PingView
 from chamahub.health import HealthView
+from mpesa_integration.urls import hook_urlpatterns
 
 token_urls = [
     path("token/", PhoneOrEmailTokenObtainPairView.as_view(), name="token_obtain_pair"),
@@ -24,6 +25,8 @@ api_v1 = [
     path("groups/", include("groups.urls")),
     path("finance/", include("finance.urls")),
     path("investments/", include("investments.urls")),
+    path("mpesa/", include("mpesa_integration.urls")),
+    path("payments/", include(hook_urlpatterns)),
 ]
 
 urlpatterns = [

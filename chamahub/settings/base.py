@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "groups.apps.GroupsConfig",
     "finance.apps.FinanceConfig",
     "investments.apps.InvestmentsConfig",
+    "mpesa_integration.apps.MpesaIntegrationConfig",
 ]
 
 MIDDLEWARE = [
@@ -241,6 +242,15 @@ SPECTACULAR_ENUMS = [
     "investments.choices.InvestmentType",
     "investments.choices.InvestmentStatus",
     "investments.choices.InvestmentTransactionType",
+    "mpesa_integration.choices.TransactionKind",
+    "mpesa_integration.choices.TransactionStatus",
+    "mpesa_integration.choices.Purpose",
+    "mpesa_integration.choices.Settlement",
+    "mpesa_integration.choices.BulkPaymentStatus",
+    "mpesa_integration.choices.BulkItemStatus",
+    "mpesa_integration.choices.ReconciliationStatus",
+    "mpesa_integration.choices.ExceptionKind",
+    "mpesa_integration.choices.ExceptionResolution",
 ]
 
 SPECTACULAR_SETTINGS = {
@@ -307,3 +317,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- M-Pesa (Daraja) ------------------------------------------------------------------------------
+from .mpesa import *  # noqa: E402, F403

@@ -35,7 +35,7 @@ WRITE_OK = {"user-change-password", "user-logout", "user-register"}  # not group
 def _snapshot() -> dict[str, tuple[int, int]]:
     """Row count and max id of every table of the domain apps: a write anywhere changes it."""
     out = {}
-    for label in ("accounts", "groups", "finance", "investments", "chamahub"):
+    for label in ("accounts", "groups", "finance", "investments", "mpesa_integration", "chamahub"):
         for model in apps.get_app_config(label).get_models():
             qs = model.objects.all()
             out[model._meta.label] = (qs.count(), qs.order_by("-pk").values_list("pk", flat=True).first() or 0)

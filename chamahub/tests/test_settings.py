@@ -28,6 +28,7 @@ def test_production_settings_pass_check_deploy_with_zero_warnings():
         " execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",
         DJANGO_SETTINGS_MODULE="chamahub.settings.production",
         SECRET_KEY=secrets.token_urlsafe(60),
+        MPESA_ALLOW_SIMULATOR="1",
     )
 
     assert result.returncode == 0, result.stderr
@@ -111,3 +112,28 @@ def test_every_redis_client_is_bounded():
     assert 0 < transport["socket_timeout"] <= 2
     assert 0 < transport["socket_connect_timeout"] <= 2
     assert settings.CELERY_TASK_PUBLISH_RETRY_POLICY["max_retries"] <= 1
+
+
+def test_production_settings_refuse_the_simulator_credentials():
+    result = run_django(
+        "import django; django.setup()",
+        DJANGO_SETTINGS_MODULE="chamahub.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(60),
+    )
+
+    assert result.returncode != 0
+    assert "MPESA_CONSUMER_KEY" in result.stderr
+
+
+def test_production_derives_the_callback_secret_from_its_own_secret_key():
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.MPESA_CALLBACK_SECRET)"
+    first = run_django(
+        code, DJANGO_SETTINGS_MODULE="chamahub.settings.production", SECRET_KEY="a" * 60, MPESA_ALLOW_SIMULATOR="1"
+    )
+    second = run_django(
+        code, DJANGO_SETTINGS_MODULE="chamahub.settings.production", SECRET_KEY="b" * 60, MPESA_ALLOW_SIMULATOR="1"
+    )
+
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert len(first.stdout.strip()) == 40
+    assert first.stdout != second.stdout

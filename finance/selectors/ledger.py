@@ -9,7 +9,7 @@ from django.db.models.expressions import Combinable
 
 from chamahub.money import ZERO, to_money
 from finance.choices import KIND_TYPES, AccountKind, AccountType
-from finance.models import LedgerAccount, Posting
+from finance.models import JournalEntry, LedgerAccount, Posting
 
 CREDIT_NORMAL_TYPES = (AccountType.LIABILITY, AccountType.EQUITY, AccountType.INCOME)
 _CREDIT_NORMAL = CREDIT_NORMAL_TYPES
@@ -90,3 +90,8 @@ def trial_balance(*, group_id: int) -> Decimal:
 
 def balance_from_postings(*, account_id: int) -> Decimal:
     return cents(Posting.objects.filter(account_id=account_id).aggregate(t=Sum("amount"))["t"])
+
+
+def journal_entry_by_reference(*, group_id: int, reference: str) -> JournalEntry | None:
+    """The entry posted under `reference` in the group (references are unique per group), or None."""
+    return JournalEntry.objects.filter(group_id=group_id, reference=reference).first()

@@ -141,7 +141,10 @@ def contribution_confirm(*, contribution_id: int, actor=None, reference: str | N
             credit(AccountKind.MEMBER_SAVINGS, contribution.amount, contribution.member_id),
         ],
         entry_date=timezone.localdate(contribution.paid_at),
-        reference=f"contribution:{contribution.id}",
+        # An M-Pesa confirmation is keyed by its receipt: the same receipt can never be posted twice in a group.
+        reference=reference
+        if reference and contribution.payment_method == PaymentMethod.MPESA
+        else f"contribution:{contribution.id}",
         member_id=contribution.member_id,
         created_by_id=getattr(actor, "pk", None),
     )

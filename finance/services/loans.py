@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from chamahub import events
+from chamahub import events, extensions
 from chamahub.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from chamahub.money import ZERO, money_require, to_money
 from finance.choices import (
@@ -271,13 +271,33 @@ def loan_decide(*, loan_id: int, approver, approved: bool, comments: str = "") -
 
 
 @transaction.atomic
-def loan_disburse(*, loan_id: int, actor, disbursed_on: date | None = None) -> Loan:
+def loan_disburse(
+    *,
+    loan_id: int,
+    actor,
+    disbursed_on: date | None = None,
+    funded_from: str = AccountKind.CASH,
+    reference: str | None = None,
+) -> Loan:
     """
     An official pays out an APPROVED loan whose guarantors all accepted, from the group's cash.
     Generates the schedule from the disbursement date and posts Dr LOANS_RECEIVABLE / Cr CASH.
+
+    An M-Pesa B2C payout calls this when its payout succeeded (actor=None, funded_from=MPESA_CLEARING, where the
+    payout reserved the cash, reference=the B2C receipt). While a payout for the loan is in flight, paying it out by
+    hand is refused (the "loan.payout_pending" provider says so), so a loan is never paid twice.
     """
-    loan = Loan.objects.select_for_update().get(pk=loan_id)
-    official_require(actor, loan.group_id)
+    loan = Loan.objects.select_for_update().filter(pk=loan_id).first()
+    if loan is None:
+        raise NotFound("Loan not found.", fields={"loan": ["Loan not found."]})
+    if actor is not None:
+        official_require(actor, loan.group_id)
+    if funded_from == AccountKind.CASH and extensions.call("loan.payout_pending", loan_id=loan.id, default=False):
+        raise InvalidState(
+            "An M-Pesa payout of this loan is in progress; it becomes active when the payout succeeds.",
+            fields={"status": ["An M-Pesa payout of this loan is in progress."]},
+            code="payout_pending",
+        )
     if loan.status != LoanStatus.APPROVED:
         raise InvalidState(
             f"Only an APPROVED loan can be disbursed; this one is {loan.status}.",
@@ -290,7 +310,8 @@ def loan_disburse(*, loan_id: int, actor, disbursed_on: date | None = None) -> L
             fields={"guarantors": [f"{waiting} guarantor(s) have not accepted."]},
             code="guarantors_pending",
         )
-    cash_require(group_id=loan.group_id, amount=loan.principal_amount, field="principal_amount")
+    if funded_from == AccountKind.CASH:
+        cash_require(group_id=loan.group_id, amount=loan.principal_amount, field="principal_amount")
 
     disbursed_on = disbursed_on or timezone.localdate()
     schedule = schedule_build(
@@ -321,12 +342,12 @@ def loan_disburse(*, loan_id: int, actor, disbursed_on: date | None = None) -> L
         description=f"Loan {loan.id} disbursed to {loan.borrower}",
         legs=[
             debit(AccountKind.LOANS_RECEIVABLE, loan.principal_amount, loan.borrower_id),
-            credit(AccountKind.CASH, loan.principal_amount),
+            credit(funded_from, loan.principal_amount),
         ],
         entry_date=disbursed_on,
-        reference=f"loan-disbursement:{loan.id}",
+        reference=reference or f"loan-disbursement:{loan.id}",
         member_id=loan.borrower_id,
-        created_by_id=actor.pk,
+        created_by_id=getattr(actor, "pk", None),
     )
     loan.status = LoanStatus.ACTIVE
     loan.disbursed_at = timezone.now()

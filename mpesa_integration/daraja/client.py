@@ -1,9 +1,11 @@
-"""A thin Daraja client on the standard library (urllib + json): OAuth, STK Push, STK Query.
+"""A thin Daraja client on the standard library (urllib + json): OAuth, STK Push/Query, B2C, C2B, Transaction
+Status, Account Balance, Reversal.
 
-Contract: shared/reference/daraja.md §1.2-1.4. Every argument is validated before any HTTP call; every call has
-a timeout; an STK push is never resent after a timeout or a connection error (it could charge the customer twice).
-The only automatic retry of a push is the one after a 404.001.03 "Invalid Access Token", which the gateway returns
-before the request reaches M-Pesa.
+Contract: shared/reference/daraja.md §1.2-1.11. Every argument is validated before any HTTP call; every call has
+a timeout; a request that moves money (STK push, B2C, Reversal) is never resent after a timeout or a connection
+error (it could pay twice). The only automatic retry of those is the one after a 404.001.03 "Invalid Access
+Token", which the gateway returns before the request reaches M-Pesa. Queries (STK Query, Transaction Status,
+Account Balance) are retried once on a timeout: they cannot pay.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 
 from mpesa_integration.daraja import errors
+from mpesa_integration.daraja.credentials import encrypt_security_credential, load_certificate_public_key
 from mpesa_integration.daraja.errors import (
     DarajaAuthError,
+    DarajaDuplicateOriginator,
     DarajaError,
     DarajaRequestError,
     DarajaTimeout,
@@ -34,10 +39,19 @@ from mpesa_integration.daraja.errors import (
     DarajaValidationError,
 )
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
 NAIROBI = ZoneInfo("Africa/Nairobi")
 OAUTH_PATH = "/oauth/v1/generate?grant_type=client_credentials"
 STK_PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
 STK_QUERY_PATH = "/mpesa/stkpushquery/v1/query"
+B2C_PATH = "/mpesa/b2c/v3/paymentrequest"
+C2B_REGISTER_PATH = "/mpesa/c2b/{version}/registerurl"
+C2B_SIMULATE_PATH = "/mpesa/c2b/{version}/simulate"
+TRANSACTION_STATUS_PATH = "/mpesa/transactionstatus/v1/query"
+ACCOUNT_BALANCE_PATH = "/mpesa/accountbalance/v1/query"
+REVERSAL_PATH = "/mpesa/reversal/v1/request"
 
 PAYBILL = "CustomerPayBillOnline"
 BUY_GOODS = "CustomerBuyGoodsOnline"
@@ -45,6 +59,20 @@ TRANSACTION_TYPES = (PAYBILL, BUY_GOODS)
 
 STK_MIN_AMOUNT = 1
 STK_MAX_AMOUNT = 250_000
+B2C_MIN_AMOUNT = 10
+B2C_MAX_AMOUNT = 250_000
+B2C_COMMAND_IDS = ("SalaryPayment", "BusinessPayment", "PromotionPayment")
+C2B_VERSIONS = ("v1", "v2")
+C2B_RESPONSE_TYPES = ("Completed", "Cancelled")
+#: Safaricom refuses C2B URLs containing these words (daraja.md §1.8), compared case-insensitively.
+C2B_FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
+BILL_REF_MAX = 20
+ORIGINATOR_ID_MAX = 64
+REMARKS_MIN, REMARKS_MAX = 2, 100
+OCCASION_MAX = 100
+IDENTIFIER_TYPES = ("1", "2", "4")  # MSISDN, till number, organisation shortcode
+RECEIVER_IDENTIFIER_TYPE = "11"  # Reversal: organisation (sic "Reciever" in the field name)
+PRODUCTION_HOST = "api.safaricom.co.ke"
 ACCOUNT_REFERENCE_MAX = 12
 TRANSACTION_DESC_MAX = 13
 BEING_PROCESSED = "The transaction is being processed"
@@ -52,6 +80,8 @@ BEING_PROCESSED = "The transaction is being processed"
 MSISDN_RE = re.compile(r"^254[17]\d{8}$")
 SHORTCODE_RE = re.compile(r"^\d{5,7}$")
 ACCOUNT_REFERENCE_RE = re.compile(r"^[A-Za-z0-9]+$")
+RECEIPT_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
+URL_RE = re.compile(r"^https?://[^\s/?#]+([/?#]\S*)?$")
 
 #: Refresh the token this long before Daraja says it expires (≈ at 50 min of a 60 min token).
 TOKEN_REFRESH_MARGIN = 600
@@ -100,6 +130,19 @@ class StkPushResult:
 
 
 @dataclass(frozen=True)
+class AsyncAccepted:
+    """Daraja's synchronous "accepted" for an async API (B2C, Status, Balance, Reversal). Not an outcome: the
+    Result arrives later at the ResultURL (or a QueueTimeOut body at the QueueTimeOutURL)."""
+
+    originator_conversation_id: str
+    conversation_id: str
+    response_code: str
+    response_description: str
+    request: dict = field(repr=False)  # the body sent, SecurityCredential masked
+    raw: dict = field(repr=False)
+
+
+@dataclass(frozen=True)
 class StkQueryResult:
     """``pending`` is True while Daraja says "The transaction is being processed"; then result_code is None."""
 
@@ -132,18 +175,21 @@ def normalize_msisdn(value: Any) -> str:
     return msisdn
 
 
-def validate_amount(value: Any) -> int:
-    """A whole number of shillings, 1..250,000. Accepts int or an integral Decimal (``Decimal("100.00")``)."""
+def validate_amount(value: Any, *, minimum: int = STK_MIN_AMOUNT, maximum: int = STK_MAX_AMOUNT) -> int:
+    """A whole number of shillings in minimum..maximum (STK: 1..250,000; B2C: 10..250,000).
+
+    Accepts int or an integral Decimal (``Decimal("100.00")``); floats and strings are refused (money is Decimal).
+    """
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         raise DarajaValidationError("amount", "Amount must be a whole number of shillings (int or Decimal).")
     try:
         if isinstance(value, Decimal) and (not value.is_finite() or value != value.to_integral_value()):
-            raise DarajaValidationError("amount", "M-Pesa Express accepts whole shillings only, no cents.")
+            raise DarajaValidationError("amount", "M-Pesa accepts whole shillings only, no cents.")
     except InvalidOperation:
         raise DarajaValidationError("amount", "Amount is not a number.") from None
     amount = int(value)
-    if not STK_MIN_AMOUNT <= amount <= STK_MAX_AMOUNT:
-        raise DarajaValidationError("amount", f"Amount must be between {STK_MIN_AMOUNT} and {STK_MAX_AMOUNT:,}.")
+    if not minimum <= amount <= maximum:
+        raise DarajaValidationError("amount", f"Amount must be between {minimum} and {maximum:,}.")
     return amount
 
 
@@ -165,10 +211,57 @@ def validate_transaction_desc(value: Any) -> str:
     return value
 
 
-def validate_callback_url(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
-        raise DarajaValidationError("callback_url", "Callback URL must be an absolute http(s) URL.")
+def validate_callback_url(value: Any, field_name: str = "callback_url") -> str:
+    """An absolute http(s) URL (Daraja needs HTTPS in production; the sandbox and the simulator take HTTP)."""
+    if not isinstance(value, str) or not URL_RE.match(value):
+        raise DarajaValidationError(field_name, "Must be an absolute http(s) URL.")
     return value
+
+
+def validate_c2b_url(value: Any, field_name: str) -> str:
+    """A C2B URL: absolute http(s) and free of the words Safaricom refuses to register (daraja.md §1.8)."""
+    url = validate_callback_url(value, field_name)
+    lowered = url.lower()
+    for word in C2B_FORBIDDEN_URL_WORDS:
+        if word in lowered:
+            raise DarajaValidationError(field_name, f"Safaricom refuses C2B URLs containing {word!r}.")
+    return url
+
+
+def validate_text(value: Any, field_name: str, *, min_length: int = 0, max_length: int) -> str:
+    """A string of min_length..max_length characters (min_length 0: optional, may be empty)."""
+    if not isinstance(value, str):
+        raise DarajaValidationError(field_name, "Must be a string.")
+    if min_length and len(value.strip()) < min_length:
+        raise DarajaValidationError(field_name, f"At least {min_length} characters.")
+    if len(value) > max_length:
+        raise DarajaValidationError(field_name, f"At most {max_length} characters.")
+    return value
+
+
+def validate_receipt(value: Any, field_name: str = "transaction_id") -> str:
+    """An M-Pesa receipt / TransactionID: letters and digits (10 in practice)."""
+    if not isinstance(value, str) or not RECEIPT_RE.match(value):
+        raise DarajaValidationError(field_name, "An M-Pesa receipt number: letters and digits, e.g. SL12ABCD34.")
+    return value
+
+
+def normalize_c2b_reply(data: dict) -> dict:
+    """A C2B register/simulate reply as ``{"originator_conversation_id", "response_code", "response_description",
+    "raw"}``. Daraja's sample spells the id "OriginatorCoversationID"; both spellings are accepted. A reply whose
+    ResponseCode is not "0" is raised as DarajaRequestError."""
+    originator = data.get("OriginatorConversationID") or data.get("OriginatorCoversationID") or ""
+    response_code = str(data.get("ResponseCode", ""))
+    if response_code != "0":
+        raise DarajaRequestError(
+            error_code=response_code, error_message=str(data.get("ResponseDescription", "")), http_status=200
+        )
+    return {
+        "originator_conversation_id": str(originator),
+        "response_code": response_code,
+        "response_description": str(data.get("ResponseDescription", "")),
+        "raw": data,
+    }
 
 
 def nairobi_timestamp(now: datetime | None = None) -> str:
@@ -184,6 +277,13 @@ def stk_password(shortcode: str, passkey: str, timestamp: str) -> str:
 
 
 class DarajaClient:
+    """One Daraja merchant: the Express (STK) shortcode and passkey, optionally an initiator for the async APIs.
+
+    ``initiator_password`` is the API operator's plaintext password (from the environment); ``certificate_path``
+    is Safaricom's (or the simulator's) PEM or DER X.509 certificate used to encrypt it. ``b2c_shortcode`` and
+    ``c2b_shortcode`` default to ``shortcode``; ``c2b_version`` picks ``/mpesa/c2b/v1`` or ``/v2``.
+    """
+
     def __init__(
         self,
         base_url: str,
@@ -193,12 +293,34 @@ class DarajaClient:
         passkey: str,
         timeout: float = 10,
         token_cache: TokenCache | None = None,
+        *,
+        initiator_name: str = "",
+        initiator_password: str = "",
+        certificate_path: str = "",
+        b2c_shortcode: str = "",
+        c2b_shortcode: str = "",
+        c2b_version: str = "v1",
     ) -> None:
         shortcode = str(shortcode)
         if not SHORTCODE_RE.match(shortcode):
             raise DarajaValidationError("shortcode", "BusinessShortCode must be 5-7 digits.")
         if not consumer_key or not consumer_secret or not passkey:
             raise DarajaValidationError("credentials", "consumer_key, consumer_secret and passkey are required.")
+        b2c_shortcode = str(b2c_shortcode or shortcode)
+        c2b_shortcode = str(c2b_shortcode or shortcode)
+        for name, value in (("b2c_shortcode", b2c_shortcode), ("c2b_shortcode", c2b_shortcode)):
+            if not SHORTCODE_RE.match(value):
+                raise DarajaValidationError(name, "A shortcode is 5-7 digits.")
+        if c2b_version not in C2B_VERSIONS:
+            raise DarajaValidationError("c2b_version", f"One of {', '.join(C2B_VERSIONS)}.")
+        self.initiator_name = initiator_name or ""
+        self.initiator_password = initiator_password or ""
+        self.certificate_path = str(certificate_path or "")
+        self.b2c_shortcode = b2c_shortcode
+        self.c2b_shortcode = c2b_shortcode
+        self.c2b_version = c2b_version
+        self._public_key: RSAPublicKey | None = None
+        self._public_key_lock = threading.Lock()
         self.base_url = base_url.rstrip("/")
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
@@ -327,6 +449,266 @@ class DarajaClient:
             raw=data,
         )
 
+    # ---- initiator APIs (B2C, Transaction Status, Account Balance, Reversal)
+
+    def security_credential(self) -> str:
+        """The initiator password RSA-encrypted (PKCS#1 v1.5) with the certificate's public key, base64.
+
+        The public key is loaded once and cached. Raises DarajaValidationError("initiator_password") without a
+        password and DarajaValidationError("certificate_path") when the certificate is missing or unreadable.
+        """
+        if not self.initiator_password:
+            raise DarajaValidationError("initiator_password", "The initiator password is required.")
+        if self._public_key is None:
+            with self._public_key_lock:
+                if self._public_key is None:
+                    self._public_key = load_certificate_public_key(self.certificate_path)
+        return encrypt_security_credential(self.initiator_password, self._public_key)
+
+    def _initiator(self) -> tuple[str, str]:
+        if not self.initiator_name:
+            raise DarajaValidationError("initiator_name", "The initiator (API operator) name is required.")
+        return self.initiator_name, self.security_credential()
+
+    def b2c_payment(
+        self,
+        *,
+        originator_conversation_id: str,
+        phone: Any,
+        amount: int | Decimal,
+        remarks: str,
+        result_url: str,
+        queue_timeout_url: str,
+        command_id: str = "BusinessPayment",
+        occasion: str = "",
+    ) -> AsyncAccepted:
+        """Pay ``amount`` from the B2C shortcode's utility account to ``phone`` (daraja.md §1.7).
+
+        ``originator_conversation_id`` is the idempotency key: on a timeout (DarajaTimeout, outcome unknown) the
+        caller may resend with the SAME id; Daraja then answers 500.002.1001, raised as DarajaDuplicateOriginator,
+        meaning "already accepted". This method itself never resends after a timeout.
+        """
+        originator_conversation_id = self._originator_id(originator_conversation_id)
+        msisdn = normalize_msisdn(phone)
+        amount_int = validate_amount(amount, minimum=B2C_MIN_AMOUNT, maximum=B2C_MAX_AMOUNT)
+        remarks = validate_text(remarks, "remarks", min_length=REMARKS_MIN, max_length=REMARKS_MAX)
+        occasion = validate_text(occasion, "occasion", max_length=OCCASION_MAX)
+        if command_id not in B2C_COMMAND_IDS:
+            raise DarajaValidationError("command_id", f"One of {', '.join(B2C_COMMAND_IDS)}.")
+        result_url = validate_callback_url(result_url, "result_url")
+        queue_timeout_url = validate_callback_url(queue_timeout_url, "queue_timeout_url")
+        initiator, credential = self._initiator()
+        body = {
+            "OriginatorConversationID": originator_conversation_id,
+            "InitiatorName": initiator,
+            "SecurityCredential": credential,
+            "CommandID": command_id,
+            "Amount": amount_int,
+            "PartyA": self.b2c_shortcode,
+            "PartyB": msisdn,
+            "Remarks": remarks,
+            "QueueTimeOutURL": queue_timeout_url,
+            "ResultURL": result_url,
+            "Occassion": occasion,  # sic: two s
+        }
+        return self._async_call(B2C_PATH, body, retry_on_timeout=False)
+
+    def transaction_status(
+        self,
+        *,
+        result_url: str,
+        queue_timeout_url: str,
+        transaction_id: str = "",
+        originator_conversation_id: str = "",
+        party_a: str | None = None,
+        identifier_type: str = "4",
+        remarks: str = "Status check",
+        occasion: str = "",
+    ) -> AsyncAccepted:
+        """Ask for a transaction's outcome by receipt (TransactionID) or by OriginatorConversationID, not both.
+
+        The answer arrives as a Result at ``result_url`` (daraja.md §1.9). ``party_a`` defaults to the main
+        shortcode; pass ``client.b2c_shortcode`` for a payout. Retried once on a timeout: a query cannot pay.
+        """
+        if bool(transaction_id) == bool(originator_conversation_id):
+            raise DarajaValidationError(
+                "transaction_id", "Give exactly one of transaction_id and originator_conversation_id."
+            )
+        if transaction_id:
+            transaction_id = validate_receipt(transaction_id)
+        else:
+            originator_conversation_id = self._originator_id(originator_conversation_id)
+        party_a = str(party_a) if party_a is not None else self.shortcode
+        identifier_type = str(identifier_type)
+        if identifier_type not in IDENTIFIER_TYPES:
+            raise DarajaValidationError("identifier_type", "1 (MSISDN), 2 (till number) or 4 (shortcode).")
+        if identifier_type == "1":
+            party_a = normalize_msisdn(party_a)
+        elif not SHORTCODE_RE.match(party_a):
+            raise DarajaValidationError("party_a", "PartyA must be a 5-7 digit shortcode.")
+        remarks = validate_text(remarks, "remarks", min_length=REMARKS_MIN, max_length=REMARKS_MAX)
+        occasion = validate_text(occasion, "occasion", max_length=OCCASION_MAX)
+        result_url = validate_callback_url(result_url, "result_url")
+        queue_timeout_url = validate_callback_url(queue_timeout_url, "queue_timeout_url")
+        initiator, credential = self._initiator()
+        body: dict[str, Any] = {
+            "Initiator": initiator,
+            "SecurityCredential": credential,
+            "CommandID": "TransactionStatusQuery",
+        }
+        if transaction_id:
+            body["TransactionID"] = transaction_id
+        else:
+            body["OriginalConversationID"] = originator_conversation_id
+        body.update(
+            {
+                "PartyA": party_a,
+                "IdentifierType": identifier_type,
+                "ResultURL": result_url,
+                "QueueTimeOutURL": queue_timeout_url,
+                "Remarks": remarks,
+                "Occasion": occasion,
+            }
+        )
+        return self._async_call(TRANSACTION_STATUS_PATH, body, retry_on_timeout=True)
+
+    def account_balance(
+        self,
+        *,
+        result_url: str,
+        queue_timeout_url: str,
+        remarks: str = "Balance check",
+        party_a: str | None = None,
+    ) -> AsyncAccepted:
+        """Ask for the shortcode's account balances; the Result's AccountBalance goes to parse_account_balance.
+
+        ``party_a`` defaults to the main shortcode. Retried once on a timeout: a query cannot pay.
+        """
+        party_a = str(party_a) if party_a is not None else self.shortcode
+        if not SHORTCODE_RE.match(party_a):
+            raise DarajaValidationError("party_a", "PartyA must be a 5-7 digit shortcode.")
+        remarks = validate_text(remarks, "remarks", min_length=REMARKS_MIN, max_length=REMARKS_MAX)
+        result_url = validate_callback_url(result_url, "result_url")
+        queue_timeout_url = validate_callback_url(queue_timeout_url, "queue_timeout_url")
+        initiator, credential = self._initiator()
+        body = {
+            "Initiator": initiator,
+            "SecurityCredential": credential,
+            "CommandID": "AccountBalance",
+            "PartyA": party_a,
+            "IdentifierType": "4",
+            "Remarks": remarks,
+            "QueueTimeOutURL": queue_timeout_url,
+            "ResultURL": result_url,
+        }
+        return self._async_call(ACCOUNT_BALANCE_PATH, body, retry_on_timeout=True)
+
+    def reversal(
+        self,
+        *,
+        transaction_id: str,
+        amount: int | Decimal,
+        result_url: str,
+        queue_timeout_url: str,
+        remarks: str,
+        occasion: str = "",
+    ) -> AsyncAccepted:
+        """Reverse a C2B/STK payment received on the main shortcode (daraja.md §1.11). Never resent on a timeout."""
+        transaction_id = validate_receipt(transaction_id)
+        amount_int = validate_amount(amount)
+        remarks = validate_text(remarks, "remarks", min_length=REMARKS_MIN, max_length=REMARKS_MAX)
+        occasion = validate_text(occasion, "occasion", max_length=OCCASION_MAX)
+        result_url = validate_callback_url(result_url, "result_url")
+        queue_timeout_url = validate_callback_url(queue_timeout_url, "queue_timeout_url")
+        initiator, credential = self._initiator()
+        body = {
+            "Initiator": initiator,
+            "SecurityCredential": credential,
+            "CommandID": "TransactionReversal",
+            "TransactionID": transaction_id,
+            "Amount": amount_int,
+            "ReceiverParty": self.shortcode,
+            "RecieverIdentifierType": RECEIVER_IDENTIFIER_TYPE,  # sic
+            "ResultURL": result_url,
+            "QueueTimeOutURL": queue_timeout_url,
+            "Remarks": remarks,
+            "Occasion": occasion,
+        }
+        return self._async_call(REVERSAL_PATH, body, retry_on_timeout=False)
+
+    @staticmethod
+    def _originator_id(value: Any) -> str:
+        if not isinstance(value, str) or not value.strip() or len(value) > ORIGINATOR_ID_MAX:
+            raise DarajaValidationError(
+                "originator_conversation_id", f"A non-empty id of at most {ORIGINATOR_ID_MAX} characters."
+            )
+        return value
+
+    def _async_call(self, path: str, body: dict, *, retry_on_timeout: bool) -> AsyncAccepted:
+        """POST an initiator request; a 200 whose ResponseCode is not "0" is raised as DarajaRequestError."""
+        data = self._post(path, body, retry_on_timeout=retry_on_timeout)
+        response_code = str(data.get("ResponseCode", ""))
+        if response_code != "0":
+            raise DarajaRequestError(
+                error_code=response_code, error_message=str(data.get("ResponseDescription", "")), http_status=200
+            )
+        return AsyncAccepted(
+            originator_conversation_id=str(data.get("OriginatorConversationID", "")),
+            conversation_id=str(data.get("ConversationID", "")),
+            response_code=response_code,
+            response_description=str(data.get("ResponseDescription", "")),
+            request={**body, "SecurityCredential": "***"},
+            raw=data,
+        )
+
+    # ---- C2B
+
+    def c2b_register_urls(
+        self, *, confirmation_url: str, validation_url: str, response_type: str = "Completed"
+    ) -> dict:
+        """Register the C2B URLs for ``c2b_shortcode`` (daraja.md §1.8). ``response_type`` is what Daraja does
+        when the validation URL cannot be reached: ``Completed`` (accept) or ``Cancelled``.
+
+        Returns ``{"originator_conversation_id", "response_code", "response_description", "raw"}``; the reply's
+        misspelt "OriginatorCoversationID" and the correct spelling are both accepted.
+        """
+        confirmation_url = validate_c2b_url(confirmation_url, "confirmation_url")
+        validation_url = validate_c2b_url(validation_url, "validation_url")
+        if response_type not in C2B_RESPONSE_TYPES:
+            raise DarajaValidationError("response_type", "Exactly Completed or Cancelled.")
+        body = {
+            "ShortCode": self.c2b_shortcode,
+            "ResponseType": response_type,
+            "ConfirmationURL": confirmation_url,
+            "ValidationURL": validation_url,
+        }
+        data = self._post(C2B_REGISTER_PATH.format(version=self.c2b_version), body, retry_on_timeout=True)
+        return normalize_c2b_reply(data)
+
+    def c2b_simulate(
+        self, *, phone: Any, amount: int | Decimal, bill_ref_number: str, command_id: str = PAYBILL
+    ) -> dict:
+        """Sandbox (and simulator) only: make a customer pay ``c2b_shortcode``. Returns the same dict shape as
+        c2b_register_urls; the payment itself arrives at the registered confirmation URL."""
+        if urlsplit(self.base_url).hostname == PRODUCTION_HOST:
+            raise DarajaValidationError("base_url", "C2B simulate exists only on the sandbox.")
+        msisdn = normalize_msisdn(phone)
+        amount_int = validate_amount(amount)
+        if command_id not in TRANSACTION_TYPES:
+            raise DarajaValidationError("command_id", f"One of {', '.join(TRANSACTION_TYPES)}.")
+        bill_ref_number = validate_text(bill_ref_number, "bill_ref_number", max_length=BILL_REF_MAX)
+        if command_id == PAYBILL and not bill_ref_number.strip():
+            raise DarajaValidationError("bill_ref_number", "A paybill payment needs an account number.")
+        body = {
+            "ShortCode": self.c2b_shortcode,
+            "CommandID": command_id,
+            "Amount": amount_int,
+            "Msisdn": msisdn,
+            "BillRefNumber": bill_ref_number,
+        }
+        data = self._post(C2B_SIMULATE_PATH.format(version=self.c2b_version), body, retry_on_timeout=False)
+        return normalize_c2b_reply(data)
+
     # ---- transport
 
     def _now(self) -> datetime:
@@ -408,6 +790,8 @@ class DarajaClient:
         message = str(body.get("errorMessage", body.get("resultDesc", "")))
         if code == errors.INVALID_ACCESS_TOKEN or code.startswith("400.008") or status in (401, 403):
             cls: type[DarajaError] = DarajaAuthError
+        elif code == errors.DUPLICATE_ORIGINATOR:
+            cls = DarajaDuplicateOriginator
         elif code.startswith("500.003") or (status >= 500 and not code) or status in (502, 503, 504):
             cls = DarajaUnavailable
         else:

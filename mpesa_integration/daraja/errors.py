@@ -11,6 +11,7 @@ BAD_REQUEST = "400.002.02"
 RESOURCE_NOT_FOUND = "404.001.01"
 METHOD_NOT_ALLOWED = "405.001"
 MERCHANT_ERROR = "500.001.1001"  # wrong credentials, merchant does not exist, "being processed" on STK Query
+DUPLICATE_ORIGINATOR = "500.002.1001"  # B2C: this OriginatorConversationID was already used
 SYSTEM_BUSY = "500.003.02"
 QUOTA_VIOLATION = "500.003.03"
 INTERNAL_ERROR = "500.003.1001"
@@ -56,6 +57,14 @@ class DarajaAuthError(DarajaError):
 
 class DarajaRequestError(DarajaError):
     """Daraja refused the request itself: a bad field, wrong Password ("Wrong credentials"), unknown merchant."""
+
+
+class DarajaDuplicateOriginator(DarajaRequestError):
+    """500.002.1001: Daraja already accepted a request with this OriginatorConversationID.
+
+    For a B2C payout resent after a timeout with the same id, this means "already accepted": the first request's
+    Result (or a Transaction Status query) tells the outcome. Never retry with a fresh id instead.
+    """
 
 
 class DarajaUnavailable(DarajaError):

@@ -231,6 +231,9 @@ class Command(BaseCommand):
             self._investments(group, treasurer)
         else:
             self._fixed_deposit(group, treasurer)
+        self._mpesa(group, people)
+        self._payouts(group, chair, treasurer, people)
+        self._statement(group, treasurer)
         goal_create(
             actor=chair,
             group_id=group.id,
@@ -272,6 +275,72 @@ class Command(BaseCommand):
                 )
                 if method == PaymentMethod.MPESA:
                     contribution_confirm(contribution_id=contribution.id, actor=treasurer)
+
+    def _mpesa(self, group, people) -> None:
+        """This month's M-Pesa activity: paid, cancelled and pending STK pushes, and a payment held in suspense."""
+        from mpesa_integration.choices import Purpose, TransactionKind, TransactionStatus
+        from mpesa_integration.models import MPesaTransaction
+        from mpesa_integration.services.settlement import pay_in_target_attach
+        from mpesa_integration.services.stk import stk_result_apply
+
+        base = f"{group.code[-3:]}{timezone.localdate():%m}"
+        outcomes = [("0", ""), ("0", ""), ("1032", "Request cancelled by user"), (None, ""), ("0", "450")]
+        for k, (code, extra) in enumerate(outcomes):
+            user = people[3 + k]
+            txn = MPesaTransaction(
+                kind=TransactionKind.STK, group=group, member=user, initiated_by=user, amount=group.contribution_amount,
+                phone=user.phone_number.lstrip("+"), account_reference=group.code[:12], transaction_desc="Contribution",
+                checkout_request_id=f"ws_CO_DEMO{base}{k:02d}", merchant_request_id=f"DEMO-{base}-{k}",
+                status=TransactionStatus.ACCEPTED,
+            )  # fmt: skip
+            pay_in_target_attach(txn, purpose=Purpose.CONTRIBUTION, target_id=None, member_id=user.id)
+            txn.save()
+            if code is None:
+                continue  # still waiting for the member's PIN
+            paid = Decimal(extra) if code == "0" and extra else txn.amount  # the last one paid the wrong amount
+            stk_result_apply(
+                txn, result_code=code, result_desc=extra or "The service request is processed successfully.",
+                amount=paid, receipt=f"SD{base}{k:02d}X"[:10] if code == "0" else None, phone=txn.phone,
+                callback_body={},
+            )  # fmt: skip
+
+    def _payouts(self, group, chair, treasurer, people) -> None:
+        """A B2C refund batch awaiting its second approval (the maker cannot approve it)."""
+        from mpesa_integration.services.bulk import bulk_payment_approve, bulk_payment_create
+
+        batch = bulk_payment_create(
+            actor=treasurer, group_id=group.id, purpose="refund", description="Refund of overpaid contributions",
+            items=[
+                {"member": people[4].id, "amount": Decimal("500")},
+                {"member": people[5].id, "amount": Decimal("300")},
+            ],
+        )  # fmt: skip
+        bulk_payment_approve(actor=chair, bulk_payment_id=batch.id, approved=True, comments="Checked the statement.")
+
+    def _statement(self, group, treasurer) -> None:
+        """This month's M-Pesa statement, reconciled: the paid pushes match; one paybill payment is missing here."""
+        import io
+
+        from mpesa_integration.models import MPesaTransaction
+        from mpesa_integration.services.reconciliation import reconciliation_create
+
+        lines = ["Receipt No.,Completion Time,Details,Transaction Status,Paid In,Withdrawn,Other Party Info"]
+        paid = MPesaTransaction.objects.filter(group=group, status="succeeded").exclude(receipt_number=None)
+        for txn in paid.order_by("id"):
+            when = timezone.localtime(txn.transaction_date or txn.created_at)
+            lines.append(
+                f"{txn.receipt_number},{when:%Y-%m-%d %H:%M:%S},Pay Bill Online,Completed,{txn.amount},,"
+                f"{txn.phone} - MEMBER"
+            )
+        when = timezone.localtime() - timedelta(hours=1)
+        lines.append(f"SX{group.code[-3:]}{when:%m%d}Z,{when:%Y-%m-%d %H:%M:%S},Pay Bill Online,Completed,"
+                     f"750.00,,254700000000 - UNKNOWN PAYER")  # fmt: skip
+        reconciliation_create(
+            actor=treasurer,
+            group_id=group.id,
+            file=io.BytesIO(("\r\n".join(lines) + "\r\n").encode()),
+            file_name=f"{group.code}-statement-{timezone.localdate():%Y-%m}.csv",
+        )
 
     def _pay_some_fines(self, group, treasurer, rng) -> None:
         from finance.models import Fine
