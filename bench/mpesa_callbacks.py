@@ -57,16 +57,7 @@ end
 def load_callbacks_wrk(port: int, path: str, lines_file: str, seconds: float) -> float:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA % {"bodies": lines_file, "path": path})
-    out = subprocess.run(
-        ["wrk", "-t1", "-c8", f"-d{max(1, round(seconds))}s", "-s", script.name, f"http://127.0.0.1:{port}{path}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if non2xx:
-        raise RuntimeError(f"callbacks: {non2xx.group(1)} non-2xx responses\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return load_wrk(port, path, None, seconds, script=script.name)
 
 
 def drain_queue(env: dict, run: str) -> str:

@@ -93,20 +93,15 @@ def get_json(port: int, path: str, token: str | None = None, method: str = "GET"
     return resp.status, (json.loads(data) if data else None)
 
 
-def load_wrk(port: int, path: str, token: str, seconds: float) -> float:
+def load_wrk(port: int, path: str, token: str | None, seconds: float, script: str | None = None) -> float:
+    """Requests/second of wrk -t1 -c8 on `path` (with a bearer token, and a Lua `script` if given)."""
+    command = ["wrk", "-t1", "-c8", f"-d{max(1, round(seconds))}s"]
+    if token:
+        command += ["-H", f"Authorization: Bearer {token}"]
+    if script:
+        command += ["-s", script]
     out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            "-c8",
-            f"-d{max(1, round(seconds))}s",
-            "-H",
-            f"Authorization: Bearer {token}",
-            f"http://127.0.0.1:{port}{path}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+        [*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True
     ).stdout
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:

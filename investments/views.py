@@ -20,6 +20,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from chamahub.api.serializers import validated as _validated
 from groups.selectors import official_require
 from investments import selectors, services
 from investments.filters import (
@@ -43,12 +44,6 @@ from investments.serializers import (
     StockHoldingSerializer,
     StockHoldingTradeInputSerializer,
 )
-
-
-def _validated(serializer_class, data, **context) -> dict:
-    serializer = serializer_class(data=data, context=context)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _group_official_require(request) -> None:

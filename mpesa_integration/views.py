@@ -20,6 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
+from chamahub.api.serializers import validated as _validated
 from groups.selectors import membership_require
 from mpesa_integration import selectors
 from mpesa_integration.choices import LEGACY_STATUS, LEGACY_STATUS_FILTER, Purpose, TransactionKind, TransactionStatus
@@ -64,12 +65,6 @@ class MPesaTransactionFilterSet(filters.FilterSet):
         kinds = {"STK_PUSH": TransactionKind.STK, "C2B": TransactionKind.C2B, "B2C": TransactionKind.B2C}
         kind = kinds.get(value.upper())
         return queryset.filter(kind=kind) if kind else queryset.none()
-
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 class MPesaTransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

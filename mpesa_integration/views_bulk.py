@@ -19,6 +19,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from chamahub.api.serializers import validated as _validated
 from chamahub.exceptions import NotFound
 from groups.selectors import official_require
 from mpesa_integration.choices import PAYOUT_PURPOSES, BulkPaymentStatus
@@ -31,12 +32,6 @@ from mpesa_integration.serializers_bulk import (
     BulkPaymentSerializer,
 )
 from mpesa_integration.services import bulk as bulk_services
-
-
-def _validated(serializer_class, data, **context) -> dict:
-    serializer = serializer_class(data=data, context=context)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 class BulkPaymentFilterSet(django_filters.FilterSet):

@@ -78,38 +78,25 @@ class CallbackView(APIView):
         raw = request.body
         body = callbacks.parse_json_body(raw)
         remote = client_ip(request)
+
+        def refuse(outcome: str, detail: str, response: Response) -> Response:
+            """Log what was refused (append-only, like every callback) and answer with `response`."""
+            callbacks.callback_log_store(
+                kind=self.kind, raw=raw, body=body, remote_addr=remote, outcome=outcome, detail=detail
+            )
+            return response
+
         if settings.MPESA_IP_ALLOWLIST_ENABLED and remote not in settings.MPESA_IP_ALLOWLIST:
-            callbacks.callback_log_store(
-                kind=self.kind,
-                raw=raw,
-                body=body,
-                remote_addr=remote,
-                outcome=CallbackOutcome.FORBIDDEN,
-                detail=f"source {remote} is not on the allowlist",
-            )
             logger.warning("mpesa.callback_forbidden kind=%s remote=%s", self.kind, remote)
-            return _error("Source not allowed.", code="permission_denied", http=status.HTTP_403_FORBIDDEN)
+            forbidden = _error("Source not allowed.", code="permission_denied", http=status.HTTP_403_FORBIDDEN)
+            return refuse(CallbackOutcome.FORBIDDEN, f"source {remote} is not on the allowlist", forbidden)
         if body is None:
-            callbacks.callback_log_store(
-                kind=self.kind,
-                raw=raw,
-                body=None,
-                remote_addr=remote,
-                outcome=CallbackOutcome.INVALID,
-                detail="body is not a JSON object",
-            )
-            return _error("The body must be a JSON object.", {"body": ["Malformed JSON."]})
+            malformed = _error("The body must be a JSON object.", {"body": ["Malformed JSON."]})
+            return refuse(CallbackOutcome.INVALID, "body is not a JSON object", malformed)
         serializer = self.serializer_class(data=body)
         if not serializer.is_valid():
-            callbacks.callback_log_store(
-                kind=self.kind,
-                raw=raw,
-                body=body,
-                remote_addr=remote,
-                outcome=CallbackOutcome.INVALID,
-                detail=str(serializer.errors)[:255],
-            )
-            return _error("The callback does not have the expected shape.", serializer.errors)
+            wrong_shape = _error("The callback does not have the expected shape.", serializer.errors)
+            return refuse(CallbackOutcome.INVALID, str(serializer.errors)[:255], wrong_shape)
         with transaction.atomic():
             log = callbacks.callback_log_store(
                 kind=self.kind,

@@ -25,6 +25,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from chamahub.api.serializers import validated as _validated
 from chamahub.exceptions import ValidationFailed
 from groups.selectors import official_require
 from mpesa_integration.choices import ExceptionKind, ExceptionResolution, ReconciliationStatus
@@ -39,12 +40,6 @@ from mpesa_integration.services import reconciliation as services
 
 #: Room for the multipart envelope (boundaries, headers, the group field) on top of the file itself.
 _MULTIPART_SLACK = 64 * 1024
-
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _body_size_guard(request) -> None:

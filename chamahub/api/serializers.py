@@ -113,3 +113,10 @@ class FastReadSerializer(serializers.Serializer):
 
     def run_validation(self, data=empty):  # pragma: no cover - read-only by design
         raise TypeError(f"{type(self).__name__} is read-only")
+
+
+def validated(serializer_class, data, **context) -> dict:
+    """Validate request data with an input serializer (400 with field messages otherwise); return a plain dict."""
+    serializer = serializer_class(data=data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -66,3 +66,6 @@ MPESA_RECONCILIATION_WINDOW_MINUTES = env.int("MPESA_RECONCILIATION_WINDOW_MINUT
 MPESA_STATEMENT_MAX_BYTES = env.int("MPESA_STATEMENT_MAX_BYTES", default=50 * 1024 * 1024)
 # C2B validation (when Safaricom enabled it for the shortcode): refuse account numbers that match no group.
 MPESA_C2B_REJECT_UNKNOWN_ACCOUNTS = env.bool("MPESA_C2B_REJECT_UNKNOWN_ACCOUNTS", default=True)
+# B2C payouts without a Result this long get a Transaction Status query (at most this many per payout).
+MPESA_B2C_QUERY_AFTER_SECONDS = env.int("MPESA_B2C_QUERY_AFTER_SECONDS", default=300)
+MPESA_B2C_MAX_STATUS_QUERIES = env.int("MPESA_B2C_MAX_STATUS_QUERIES", default=5)

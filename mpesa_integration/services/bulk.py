@@ -81,6 +81,7 @@ from mpesa_integration.daraja import (
     DarajaDuplicateOriginator,
     DarajaError,
     DarajaTimeout,
+    DarajaUnavailable,
     DarajaValidationError,
     normalize_msisdn,
     parse_async_result,
@@ -539,6 +540,11 @@ def bulk_item_send(*, item_id: int) -> MPesaBulkPaymentItem | None:
     return item
 
 
+def _never_reached_mpesa(exc: DarajaUnavailable) -> bool:
+    """Only a refused connection or Daraja's own throttling (500.003.x) prove the payout was not taken."""
+    return exc.error_code.startswith("500.003") or "refused" in exc.error_message.lower()
+
+
 def _b2c_request(*, txn_id: int, occasion: str = "") -> None:
     """Call Daraja B2C for a committed attempt (a first send, or a resend with the SAME originator id)."""
     txn = MPesaTransaction.objects.get(pk=txn_id)
@@ -557,6 +563,11 @@ def _b2c_request(*, txn_id: int, occasion: str = "") -> None:
         _send_outcome(txn_id=txn_id, accepted=True)  # Daraja already has this request: its Result will come
     except DarajaTimeout as exc:
         _send_outcome(txn_id=txn_id, timed_out=True, desc=str(exc))
+    except DarajaUnavailable as exc:
+        if _never_reached_mpesa(exc):
+            _send_outcome(txn_id=txn_id, failed=(exc.error_code or "unavailable", exc.error_message or str(exc)))
+        else:  # a reset or a bare 5xx after the request went out: M-Pesa may have it — check before any retry
+            _send_outcome(txn_id=txn_id, timed_out=True, desc=str(exc))
     except DarajaValidationError as exc:
         _send_outcome(txn_id=txn_id, failed=("validation", f"{exc.field}: {exc.message}"))
     except DarajaError as exc:  # refused, auth, unavailable: the request never reached M-Pesa's ledger
@@ -1004,9 +1015,9 @@ def b2c_pending_sweep(*, older_than_seconds: int | None = None, max_queries: int
     at most `max_queries` times per payout (then it waits for an official).
     """
     if older_than_seconds is None:
-        older_than_seconds = getattr(settings, "MPESA_B2C_QUERY_AFTER_SECONDS", SEND_TIMEOUT_SECONDS_DEFAULT)
+        older_than_seconds = settings.MPESA_B2C_QUERY_AFTER_SECONDS
     if max_queries is None:
-        max_queries = getattr(settings, "MPESA_B2C_MAX_STATUS_QUERIES", STATUS_QUERY_MAX_DEFAULT)
+        max_queries = settings.MPESA_B2C_MAX_STATUS_QUERIES
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     pending = MPesaTransaction.objects.filter(kind=TransactionKind.B2C, updated_at__lt=cutoff)
     resend_ids = list(

@@ -15,6 +15,21 @@ from collections.abc import Callable
 import pytest
 
 from mpesa_integration.daraja.simulator import DarajaSimulator
+from mpesa_integration.daraja.testing import CallbackRecorder
+
+
+@pytest.fixture
+def sim():
+    """A bare simulator (no Django settings touched) with fast callbacks: the Daraja client tests use it."""
+    with DarajaSimulator(callback_delay=0.02) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def hooks():
+    """A loopback receiver that records every callback the simulator POSTs."""
+    with CallbackRecorder() as recorder:
+        yield recorder
 
 
 @pytest.fixture

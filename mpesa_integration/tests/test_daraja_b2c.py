@@ -32,18 +32,6 @@ RESULT = "/hooks/s3cret/b2c/result/"
 TIMEOUT = "/hooks/s3cret/b2c/timeout/"
 
 
-@pytest.fixture
-def sim():
-    with DarajaSimulator(callback_delay=0.02) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def hooks():
-    with CallbackRecorder() as recorder:
-        yield recorder
-
-
 def pay(client: DarajaClient, hooks: CallbackRecorder, **overrides):
     kwargs = {
         "originator_conversation_id": "payout-1",

@@ -23,21 +23,9 @@ VALIDATE = "/api/v1/payments/hooks/s3cret/c2b-validate/"
 
 
 @pytest.fixture
-def sim():
-    with DarajaSimulator(callback_delay=0.02) as simulator:
-        yield simulator
-
-
-@pytest.fixture
 def validating_sim():
     with DarajaSimulator(callback_delay=0.02, c2b_external_validation=True) as simulator:
         yield simulator
-
-
-@pytest.fixture
-def hooks():
-    with CallbackRecorder() as recorder:
-        yield recorder
 
 
 def register(client: DarajaClient, hooks: CallbackRecorder, response_type: str = "Completed", **urls) -> dict:

@@ -7,13 +7,11 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -28,62 +26,38 @@ from mpesa_integration.daraja import (
 )
 from mpesa_integration.daraja.client import NAIROBI, OAUTH_PATH, STK_PUSH_PATH, STK_QUERY_PATH
 from mpesa_integration.daraja.simulator import DarajaSimulator
+from mpesa_integration.daraja.testing import CallbackRecorder
 
 SUCCESS_PHONE = "254708374149"
 
 
-class CallbackRecorder:
-    """A tiny HTTP server that records every JSON body POSTed to it."""
+STK_HOOK = "/callbacks/s3cret/stk/"
 
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        self.cond = threading.Condition()
-        recorder = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with recorder.cond:
-                    recorder.bodies.append(body)
-                    recorder.cond.notify_all()
-                data = json.dumps({"ResultCode": 0, "ResultDesc": "Accepted"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+class StkCallbacks:
+    """The STK callbacks the simulator POSTs to a CallbackRecorder (daraja/testing.py), by CheckoutRequestID."""
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/callbacks/s3cret/stk/"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+    def __init__(self, recorder: CallbackRecorder) -> None:
+        self.recorder = recorder
+        self.url = recorder.url(STK_HOOK)
 
     def wait_for(self, checkout_request_id: str, timeout: float = 5) -> dict:
-        def found() -> dict | None:
-            for body in self.bodies:
-                if body["Body"]["stkCallback"]["CheckoutRequestID"] == checkout_request_id:
-                    return body["Body"]["stkCallback"]
-            return None
+        body = self.recorder.wait_for(
+            lambda path, body: (
+                path == STK_HOOK and body["Body"]["stkCallback"]["CheckoutRequestID"] == checkout_request_id
+            ),
+            timeout,
+        )
+        return body["Body"]["stkCallback"]
 
-        with self.cond:
-            self.cond.wait_for(lambda: found() is not None, timeout=timeout)
-            result = found()
-        assert result is not None, f"no callback for {checkout_request_id}"
-        return result
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def bodies(self) -> list[dict]:
+        return self.recorder.bodies(STK_HOOK)
 
 
 @pytest.fixture
-def callbacks():
-    recorder = CallbackRecorder()
-    yield recorder
-    recorder.close()
+def callbacks(hooks):
+    return StkCallbacks(hooks)
 
 
 @pytest.fixture

@@ -38,18 +38,6 @@ RESULT = "/hooks/s3cret/b2c/result/"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def sim():
-    with DarajaSimulator(callback_delay=0.02) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def hooks():
-    with CallbackRecorder() as recorder:
-        yield recorder
-
-
 def control(simulator, path: str, body: dict | None = None) -> tuple[int, dict]:
     """Call the control API like a test or a demo script would: plain JSON, no auth."""
     data = None if body is None else json.dumps(body).encode()

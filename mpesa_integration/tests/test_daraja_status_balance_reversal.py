@@ -17,25 +17,12 @@ from mpesa_integration.daraja import (
     parse_stk_callback,
 )
 from mpesa_integration.daraja.client import ACCOUNT_BALANCE_PATH, NAIROBI, REVERSAL_PATH, TRANSACTION_STATUS_PATH
-from mpesa_integration.daraja.simulator import DarajaSimulator
 from mpesa_integration.daraja.testing import CallbackRecorder, client_for
 
 PHONE = "254708374149"
 RESULT = "/hooks/s3cret/result/"
 TIMEOUT = "/hooks/s3cret/timeout/"
 STK = "/hooks/s3cret/stk/"
-
-
-@pytest.fixture
-def sim():
-    with DarajaSimulator(callback_delay=0.02) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def hooks():
-    with CallbackRecorder() as recorder:
-        yield recorder
 
 
 def urls(hooks: CallbackRecorder) -> dict:
