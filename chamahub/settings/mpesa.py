@@ -40,7 +40,7 @@ def callback_secret_default(secret_key: str) -> str:
     return hmac.new(secret_key.encode(), b"mpesa-callback-secret", hashlib.sha256).hexdigest()[:40]
 
 
-MPESA_CALLBACK_SECRET = env("MPESA_CALLBACK_SECRET", default=callback_secret_default(SECRET_KEY))
+MPESA_CALLBACK_SECRET = env("MPESA_CALLBACK_SECRET", default="") or callback_secret_default(SECRET_KEY)
 # Secrets still accepted after a rotation (comma-separated), so callbacks for in-flight requests are not lost.
 MPESA_CALLBACK_PREVIOUS_SECRETS = env.list("MPESA_CALLBACK_PREVIOUS_SECRETS", default=[])
 # Safaricom's published callback IPs (daraja.md §1.14). Enforced only when MPESA_IP_ALLOWLIST_ENABLED; the client IP

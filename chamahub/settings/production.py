@@ -10,8 +10,9 @@ SECRET_KEY = env("SECRET_KEY", default="")
 if not DEBUG and (not SECRET_KEY or len(SECRET_KEY) < 50 or SECRET_KEY.startswith("insecure")):
     raise ImproperlyConfigured("SECRET_KEY must be set (50+ random characters) when DEBUG is off.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["chamahub.example.com"])
-MPESA_CALLBACK_SECRET = env("MPESA_CALLBACK_SECRET", default=callback_secret_default(SECRET_KEY))  # noqa: F405
-_simulator_credentials = MPESA_CONSUMER_KEY == "simulator-consumer-key"  # noqa: F405
+MPESA_CALLBACK_SECRET = env("MPESA_CALLBACK_SECRET", default="") or callback_secret_default(SECRET_KEY)  # noqa: F405
+_mpesa_credentials = (MPESA_CONSUMER_KEY, MPESA_CONSUMER_SECRET, MPESA_PASSKEY)  # noqa: F405
+_simulator_credentials = MPESA_CONSUMER_KEY == "simulator-consumer-key" or not all(_mpesa_credentials)  # noqa: F405
 if not DEBUG and _simulator_credentials and not env.bool("MPESA_ALLOW_SIMULATOR", default=False):
     raise ImproperlyConfigured("Set MPESA_CONSUMER_KEY/SECRET, MPESA_PASSKEY (or MPESA_ALLOW_SIMULATOR=1).")
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY)}  # noqa: F405

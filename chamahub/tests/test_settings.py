@@ -137,3 +137,16 @@ def test_production_derives_the_callback_secret_from_its_own_secret_key():
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert len(first.stdout.strip()) == 40
     assert first.stdout != second.stdout
+
+
+def test_production_refuses_empty_mpesa_credentials_and_derives_a_secret_for_an_empty_one():
+    base = {"DJANGO_SETTINGS_MODULE": "chamahub.settings.production", "SECRET_KEY": "c" * 60}
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.MPESA_CALLBACK_SECRET)"
+    empty_key = run_django(code, **base, MPESA_CONSUMER_KEY="", MPESA_CONSUMER_SECRET="x", MPESA_PASSKEY="y")
+    configured = run_django(
+        code, **base, MPESA_CONSUMER_KEY="k", MPESA_CONSUMER_SECRET="x", MPESA_PASSKEY="y", MPESA_CALLBACK_SECRET=""
+    )
+
+    assert empty_key.returncode != 0 and "MPESA_CONSUMER_KEY" in empty_key.stderr
+    assert configured.returncode == 0, configured.stderr
+    assert len(configured.stdout.strip()) == 40  # an empty MPESA_CALLBACK_SECRET never means "no secret"
