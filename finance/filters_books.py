@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 from rest_framework.exceptions import ValidationError
 
 from chamahub.api.filters import CollectionOrderingFilter as OrderingFilter
+from chamahub.api.filters import IdFilter
 from finance.choices import AccountKind, AccountType, EntryKind
 from finance.models import JournalEntry, LedgerAccount, Posting
 
@@ -53,7 +54,7 @@ class AliasOrderingFilter(OrderingFilter):
 
 
 class TransactionFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
+    group = IdFilter(field_name="group_id")
     type = django_filters.CharFilter(
         method="filter_type",
         help_text="Entry kind, any case (contribution, loan_disbursement…); 'loan'/'fine' match the family.",
@@ -62,13 +63,13 @@ class TransactionFilterSet(django_filters.FilterSet):
         method="filter_category", help_text="Account kind, any case (member_savings…)."
     )
     account_kind = django_filters.CharFilter(method="filter_category", help_text="Alias of category.")
-    member = django_filters.NumberFilter(
+    member = IdFilter(
         method="filter_member", help_text="Lines on the member's accounts and lines of entries about the member."
     )
     date_from = django_filters.DateFilter(field_name="entry_date", lookup_expr="gte")
     date_to = django_filters.DateFilter(field_name="entry_date", lookup_expr="lte")
     status = django_filters.CharFilter(method="filter_status", help_text="completed | reversed (any case).")
-    entry = django_filters.NumberFilter(field_name="entry_id")
+    entry = IdFilter(field_name="entry_id")
 
     class Meta:
         model = Posting
@@ -93,10 +94,10 @@ class TransactionFilterSet(django_filters.FilterSet):
 
 
 class LedgerAccountFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
+    group = IdFilter(field_name="group_id")
     kind = django_filters.CharFilter(method="filter_kind", help_text="Account kind, any case.")
     account_type = django_filters.ChoiceFilter(choices=AccountType.choices)
-    member = django_filters.NumberFilter(field_name="member_id")
+    member = IdFilter(field_name="member_id")
 
     class Meta:
         model = LedgerAccount
@@ -107,13 +108,11 @@ class LedgerAccountFilterSet(django_filters.FilterSet):
 
 
 class JournalEntryFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
+    group = IdFilter(field_name="group_id")
     kind = django_filters.CharFilter(method="filter_kind", help_text="Entry kind, any case; 'loan'/'fine' families.")
     date_from = django_filters.DateFilter(field_name="entry_date", lookup_expr="gte")
     date_to = django_filters.DateFilter(field_name="entry_date", lookup_expr="lte")
-    member = django_filters.NumberFilter(
-        method="filter_member", help_text="Entries about the member or touching one of their accounts."
-    )
+    member = IdFilter(method="filter_member", help_text="Entries about the member or touching one of their accounts.")
     reference = django_filters.CharFilter(field_name="reference")
 
     class Meta:

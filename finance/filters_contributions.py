@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from chamahub.api.filters import IdFilter
 from finance.choices import LEGACY_CONTRIBUTION_STATUS, ContributionStatus, FineKind, FineStatus, PaymentMethod
 from finance.models import Contribution, Fine, ShareOut
 
@@ -14,8 +15,8 @@ _STATUS_CHOICES = [
 
 
 class ContributionFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
-    member = django_filters.NumberFilter(field_name="member_id")
+    group = IdFilter(field_name="group_id")
+    member = IdFilter(field_name="member_id")
     status = django_filters.ChoiceFilter(
         choices=_STATUS_CHOICES,
         method="filter_status",
@@ -37,8 +38,8 @@ class ContributionFilterSet(django_filters.FilterSet):
 
 
 class FineFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
-    member = django_filters.NumberFilter(field_name="member_id")
+    group = IdFilter(field_name="group_id")
+    member = IdFilter(field_name="member_id")
     status = django_filters.ChoiceFilter(choices=FineStatus.choices)
     kind = django_filters.ChoiceFilter(choices=FineKind.choices)
 
@@ -48,7 +49,7 @@ class FineFilterSet(django_filters.FilterSet):
 
 
 class ShareOutFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
+    group = IdFilter(field_name="group_id")
 
     class Meta:
         model = ShareOut

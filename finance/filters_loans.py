@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from chamahub.api.filters import IdFilter
 from finance.choices import (
     LEGACY_LOAN_STATUS,
     ApprovalStatus,
@@ -21,7 +22,7 @@ from groups.choices import InterestMethod
 
 def _id(field: str, help_text: str) -> django_filters.NumberFilter:
     """Foreign keys filter by id (no lookup query, and no hint whether another group's id exists)."""
-    return django_filters.NumberFilter(field_name=f"{field}_id", help_text=help_text)
+    return IdFilter(field_name=f"{field}_id", help_text=help_text)
 
 
 _GROUP = "Group id."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import django_filters
 
+from chamahub.api.filters import IdFilter
 from groups.choices import GoalStatus, GroupType, InvitationStatus, MembershipStatus, OfficialPosition, Role
 from groups.models import ChamaGroup, GroupGoal, GroupInvitation, GroupMessage, GroupOfficial, Membership
 
@@ -23,8 +24,8 @@ class ChamaGroupFilterSet(django_filters.FilterSet):
 
 
 class MembershipFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
-    user = django_filters.NumberFilter(field_name="user_id")
+    group = IdFilter(field_name="group_id")
+    user = IdFilter(field_name="user_id")
     role = django_filters.ChoiceFilter(choices=Role.choices)
     status = django_filters.ChoiceFilter(choices=MembershipStatus.choices)
 
@@ -34,7 +35,7 @@ class MembershipFilterSet(django_filters.FilterSet):
 
 
 class GroupInvitationFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
+    group = IdFilter(field_name="group_id")
     status = django_filters.ChoiceFilter(choices=InvitationStatus.choices)
     role = django_filters.ChoiceFilter(choices=Role.choices)
 
@@ -44,8 +45,8 @@ class GroupInvitationFilterSet(django_filters.FilterSet):
 
 
 class GroupOfficialFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
-    membership = django_filters.NumberFilter(field_name="membership_id")
+    group = IdFilter(field_name="group_id")
+    membership = IdFilter(field_name="membership_id")
     position = django_filters.ChoiceFilter(choices=OfficialPosition.choices)
     is_current = django_filters.BooleanFilter()
 
@@ -55,7 +56,7 @@ class GroupOfficialFilterSet(django_filters.FilterSet):
 
 
 class GroupGoalFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
+    group = IdFilter(field_name="group_id")
     status = django_filters.ChoiceFilter(choices=GoalStatus.choices)
 
     class Meta:
@@ -64,8 +65,8 @@ class GroupGoalFilterSet(django_filters.FilterSet):
 
 
 class GroupMessageFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
-    user = django_filters.NumberFilter(field_name="user_id")
+    group = IdFilter(field_name="group_id")
+    user = IdFilter(field_name="user_id")
 
     class Meta:
         model = GroupMessage

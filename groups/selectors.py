@@ -77,7 +77,7 @@ def membership_require(user, group_id, *, field: str | None = None) -> Membershi
     """The caller's active membership of `group_id`, or 404 (the group 'does not exist' for outsiders)."""
     try:
         membership = memberships_by_group(user).get(int(group_id))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON 1e400 is float infinity
         membership = None
     if membership is None:
         if field:

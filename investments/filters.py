@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import django_filters
 
+from chamahub.api.filters import IdFilter
 from investments.choices import InvestmentStatus, InvestmentTransactionType, InvestmentType
 from investments.models import Investment, InvestmentTransaction, Portfolio, StockHolding
 
 
 class InvestmentFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
-    portfolio = django_filters.NumberFilter(field_name="portfolio_id")
+    group = IdFilter(field_name="group_id")
+    portfolio = IdFilter(field_name="portfolio_id")
     investment_type = django_filters.ChoiceFilter(choices=InvestmentType.choices)
     status = django_filters.ChoiceFilter(choices=InvestmentStatus.choices)
 
@@ -20,8 +21,8 @@ class InvestmentFilterSet(django_filters.FilterSet):
 
 
 class InvestmentTransactionFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
-    investment = django_filters.NumberFilter(field_name="investment_id")
+    group = IdFilter(field_name="group_id")
+    investment = IdFilter(field_name="investment_id")
     transaction_type = django_filters.ChoiceFilter(choices=InvestmentTransactionType.choices)
     date_from = django_filters.DateFilter(field_name="transaction_date", lookup_expr="gte")
     date_to = django_filters.DateFilter(field_name="transaction_date", lookup_expr="lte")
@@ -32,7 +33,7 @@ class InvestmentTransactionFilterSet(django_filters.FilterSet):
 
 
 class StockHoldingFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
+    group = IdFilter(field_name="group_id")
     stock_symbol = django_filters.CharFilter(lookup_expr="iexact")
     exchange = django_filters.CharFilter(lookup_expr="iexact")
 
@@ -42,7 +43,7 @@ class StockHoldingFilterSet(django_filters.FilterSet):
 
 
 class PortfolioFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
+    group = IdFilter(field_name="group_id")
     is_default = django_filters.BooleanFilter()
 
     class Meta:

@@ -6,7 +6,7 @@ with them), so staff read them here and act through the API (allocate, query, re
 from django.contrib import admin
 
 from chamahub.admin_base import ReadOnlyModelAdmin
-from mpesa_integration import admin_bulk, admin_reconciliation  # noqa: F401  (registers their models)
+from mpesa_integration import admin_bulk, admin_reconciliation, admin_reversals  # noqa: F401  (registers them)
 from mpesa_integration.models import CallbackLog, MPesaTransaction
 
 

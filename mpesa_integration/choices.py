@@ -70,6 +70,7 @@ class Settlement(models.TextChoices):
     UNALLOCATED = "unallocated", "Received, no group identified"
     RESERVED = "reserved", "Payout reserved (cash in transit)"
     RELEASED = "released", "Payout reservation released"
+    REVERSED = "reversed", "Returned to the payer (M-Pesa reversal)"
 
 
 class CallbackKind(models.TextChoices):
@@ -79,6 +80,8 @@ class CallbackKind(models.TextChoices):
     C2B_VALIDATION = "c2b_validation", "C2B validation"
     C2B_CONFIRMATION = "c2b_confirmation", "C2B confirmation"
     STATUS_RESULT = "status_result", "Transaction status result"
+    REVERSAL_RESULT = "reversal_result", "Reversal result"
+    REVERSAL_TIMEOUT = "reversal_timeout", "Reversal queue timeout"
 
 
 class CallbackOutcome(models.TextChoices):
@@ -126,3 +129,17 @@ class ExceptionResolution(models.TextChoices):
     POSTED = "posted", "Posted to the ledger"
     LINKED = "linked", "Linked to a transaction"
     REVIEWED = "reviewed", "Reviewed, no action"
+
+
+class ReversalStatus(models.TextChoices):
+    """pending_approval -> rejected | sent -> succeeded | failed | timed_out (-> succeeded | failed)."""
+
+    PENDING_APPROVAL = "pending_approval", "Awaiting a second official"
+    REJECTED = "rejected", "Rejected"
+    SENT = "sent", "Sent to M-Pesa"
+    SUCCEEDED = "succeeded", "Reversed"
+    FAILED = "failed", "Failed"
+    TIMED_OUT = "timed_out", "Timed out (being checked)"
+
+
+LIVE_REVERSAL_STATUSES = ("pending_approval", "sent", "succeeded", "timed_out")

@@ -68,6 +68,8 @@ CALLBACK_PATHS = {
     "b2c_timeout": "mpesa/callbacks/{secret}/b2c/timeout/",
     "status_result": "mpesa/callbacks/{secret}/status/result/",
     "status_timeout": "mpesa/callbacks/{secret}/status/timeout/",
+    "reversal_result": "mpesa/callbacks/{secret}/reversal/result/",
+    "reversal_timeout": "mpesa/callbacks/{secret}/reversal/timeout/",
     # C2B URLs may not contain "mpesa" (Safaricom refuses to register them, daraja.md §1.8): a neutral prefix.
     "c2b_validation": "payments/hooks/{secret}/c2b-validate/",
     "c2b_confirmation": "payments/hooks/{secret}/c2b-confirm/",

@@ -23,6 +23,7 @@ from mpesa_integration.choices import (
     ExceptionResolution,
     Purpose,
     ReconciliationStatus,
+    ReversalStatus,
     Settlement,
     TransactionKind,
     TransactionStatus,
@@ -285,3 +286,58 @@ class ReconciliationException(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.receipt_number or self.phone} ({self.resolution})"
+
+
+class PaymentReversal(TimeStampedModel):
+    """
+    Returning a member's M-Pesa payment to them (Daraja Reversal), e.g. a contribution paid twice or money sent to the
+    wrong paybill. Maker-checker: one official requests it, another approves; only then is Daraja called. At most one
+    live reversal per payment (a partial unique constraint); a failed or rejected one may be requested again.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    transaction = models.ForeignKey(MPesaTransaction, on_delete=models.PROTECT, related_name="reversals")
+    group = models.ForeignKey(
+        "groups.ChamaGroup", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="Empty for money no group was found for (staff reverse it).",
+    )  # fmt: skip
+    amount = models.DecimalField(**_money)
+    reason = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=ReversalStatus.choices, default=ReversalStatus.PENDING_APPROVAL)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comments = models.CharField(max_length=255, blank=True)
+    originator_conversation_id = models.CharField(max_length=64, null=True, blank=True)
+    conversation_id = models.CharField(max_length=64, null=True, blank=True)
+    result_code = models.CharField(max_length=20, blank=True)
+    result_desc = models.CharField(max_length=255, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    journal_entry = models.ForeignKey(
+        "finance.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    request_body = models.JSONField(default=dict, blank=True)
+    response_body = models.JSONField(default=dict, blank=True)
+    result_body = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="reversal_amount_positive"),
+            models.UniqueConstraint(
+                fields=["transaction"],
+                condition=Q(status__in=["pending_approval", "sent", "succeeded", "timed_out"]),
+                name="reversal_one_live_per_payment",
+            ),
+            models.UniqueConstraint(
+                fields=["originator_conversation_id"],
+                condition=Q(originator_conversation_id__isnull=False),
+                name="reversal_unique_originator",
+            ),
+        ]
+        indexes = [models.Index(fields=["group", "-created_at", "-id"], name="reversal_group_created")]
+
+    def __str__(self) -> str:
+        return f"Reversal of {self.transaction_id} ({self.status})"

@@ -1,13 +1,29 @@
-"""Reads for M-Pesa transactions, always scoped: officials see their groups' rows, members their own rows."""
+"""
+Reads for M-Pesa, always scoped (404 for everything else):
+- transactions: officials see their groups' rows, members their own rows (staff also see unallocated payments);
+- bulk payments and reconciliations: only the officials of the group (they list other members' phones and money).
+
+`bulk_payment_list` prefetches everything the API shows (group, approvals with approvers, items with members), so
+a page of batches costs a constant number of queries whatever the number of batches or items.
+"""
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
+from chamahub.api.fields import ID_MAX
 from chamahub.exceptions import NotFound
-from groups.selectors import own_rows_q
+from groups.selectors import official_group_ids, own_rows_q
 from mpesa_integration.choices import Settlement
-from mpesa_integration.models import MPesaTransaction
+from mpesa_integration.models import (
+    BulkPaymentApproval,
+    MPesaBulkPayment,
+    MPesaBulkPaymentItem,
+    MPesaTransaction,
+    PaymentReconciliation,
+    PaymentReversal,
+    ReconciliationException,
+)
 
 
 def transaction_list(*, user) -> QuerySet[MPesaTransaction]:
@@ -23,3 +39,77 @@ def transaction_get(*, user, transaction_id: int) -> MPesaTransaction:
     if txn is None:
         raise NotFound("Transaction not found.")
     return txn
+
+
+def bulk_payment_list(*, user) -> QuerySet[MPesaBulkPayment]:
+    """Batches of the groups where `user` is an active official, with approvals and items prefetched."""
+    return (
+        MPesaBulkPayment.objects.filter(group_id__in=official_group_ids(user))
+        .select_related("group")
+        .prefetch_related(
+            Prefetch("approvals", queryset=BulkPaymentApproval.objects.select_related("approver").order_by("id")),
+            Prefetch("items", queryset=MPesaBulkPaymentItem.objects.select_related("member").order_by("id")),
+        )
+    )
+
+
+def bulk_payment_get(*, user, bulk_payment_id) -> MPesaBulkPayment:
+    """One batch as `bulk_payment_list` shows it, or 404."""
+    try:
+        pk = int(bulk_payment_id)
+    except (TypeError, ValueError):
+        raise NotFound("Bulk payment not found.") from None
+    batch = bulk_payment_list(user=user).filter(pk=pk).first()
+    if batch is None:
+        raise NotFound("Bulk payment not found.")
+    return batch
+
+
+def reconciliation_list(*, user) -> QuerySet[PaymentReconciliation]:
+    """Reconciliations of the groups where `user` is an active official (everyone else sees none)."""
+    return PaymentReconciliation.objects.filter(group_id__in=official_group_ids(user)).select_related(
+        "group", "uploaded_by"
+    )
+
+
+def reconciliation_get(*, user, reconciliation_id: int) -> PaymentReconciliation:
+    """One reconciliation as `reconciliation_list` shows it, or 404."""
+    found = reconciliation_list(user=user).filter(pk=reconciliation_id).first()
+    if found is None:
+        raise NotFound("Reconciliation not found.")
+    return found
+
+
+def reconciliation_exception_list(*, user) -> QuerySet[ReconciliationException]:
+    """Exceptions of the groups where `user` is an active official, with the linked transaction joined."""
+    return ReconciliationException.objects.filter(group_id__in=official_group_ids(user)).select_related("transaction")
+
+
+def reconciliation_exception_get(*, user, exception_id: int) -> ReconciliationException:
+    """One exception as `reconciliation_exception_list` shows it, or 404."""
+    found = reconciliation_exception_list(user=user).filter(pk=exception_id).first()
+    if found is None:
+        raise NotFound("Reconciliation exception not found.")
+    return found
+
+
+def reversal_list(*, user) -> QuerySet[PaymentReversal]:
+    """Reversals of the groups where `user` is an active official (staff also see group-less ones)."""
+    visible = Q(group_id__in=official_group_ids(user))
+    if getattr(user, "is_staff", False):
+        visible |= Q(group__isnull=True)
+    return PaymentReversal.objects.filter(visible).select_related("transaction", "requested_by")
+
+
+def reversal_get(*, user, reversal_id) -> PaymentReversal:
+    """One reversal as `reversal_list` shows it, or 404."""
+    try:
+        pk = int(reversal_id)
+    except (TypeError, ValueError, OverflowError):
+        raise NotFound("Reversal not found.") from None
+    if not 1 <= pk <= ID_MAX:  # no such row, and the database driver cannot even be asked
+        raise NotFound("Reversal not found.")
+    reversal = reversal_list(user=user).filter(pk=pk).first()
+    if reversal is None:
+        raise NotFound("Reversal not found.")
+    return reversal

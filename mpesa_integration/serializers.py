@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from chamahub.api.fields import MoneyField
+from chamahub.api.fields import IdField, MoneyField
 from mpesa_integration.choices import LEGACY_KIND, LEGACY_STATUS, PAY_IN_PURPOSES, Purpose, TransactionStatus
 from mpesa_integration.models import MPesaTransaction
 
@@ -93,13 +93,16 @@ class MPesaTransactionSerializer(serializers.ModelSerializer):
         return obj.status == TransactionStatus.TIMED_OUT
 
 
+STK_AMOUNT = {"max_digits": 14, "decimal_places": 2, "min_value": 1, "max_value": 250_000}
+
+
 class StkPushInputSerializer(serializers.Serializer):
-    group = serializers.IntegerField(min_value=1)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    group = IdField()
+    amount = serializers.DecimalField(**STK_AMOUNT, help_text="Whole shillings, 1 to 250,000.")
     purpose = serializers.ChoiceField(
         choices=[(p.value, p.label) for p in PAY_IN_PURPOSES], default=Purpose.CONTRIBUTION
     )
-    target_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    target_id = IdField(required=False, allow_null=True)
     phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
 
 
@@ -107,17 +110,17 @@ class LegacyStkPushInputSerializer(serializers.Serializer):
     """The first web client's body. account_reference/transaction_desc are fitted to Daraja's 12/13 characters."""
 
     phone_number = serializers.CharField(max_length=20)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    amount = serializers.DecimalField(**STK_AMOUNT, help_text="Whole shillings, 1 to 250,000.")
     account_reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
     transaction_desc = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    group_id = serializers.IntegerField(min_value=1)
+    group_id = IdField()
 
 
 class SuspenseAllocateInputSerializer(serializers.Serializer):
     purpose = serializers.ChoiceField(choices=[Purpose.CONTRIBUTION, Purpose.LOAN_REPAYMENT, Purpose.FINE])
-    target_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    member = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    group = serializers.IntegerField(min_value=1, required=False, allow_null=True, help_text="Staff only, unallocated.")
+    target_id = IdField(required=False, allow_null=True)
+    member = IdField(required=False, allow_null=True)
+    group = IdField(required=False, allow_null=True, help_text="Staff only, unallocated.")
 
 
 class LegacyStatusSerializer(serializers.Serializer):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from chamahub.api.fields import IdField
 from chamahub.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from mpesa_integration.choices import PAYOUT_PURPOSES
 from mpesa_integration.models import BulkPaymentApproval, MPesaBulkPayment, MPesaBulkPaymentItem
@@ -55,7 +56,7 @@ class BulkPaymentItemSerializer(serializers.ModelSerializer):
 
 
 class BulkPaymentSerializer(serializers.ModelSerializer):
-    """A batch, its officials' decisions and its payouts (read it through selectors_bulk, which prefetches)."""
+    """A batch, its officials' decisions and its payouts (read through selectors.bulk_payment_list: prefetched)."""
 
     group_name = serializers.CharField(source="group.name", read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
@@ -94,14 +95,14 @@ class BulkPaymentSerializer(serializers.ModelSerializer):
 class BulkPaymentItemInputSerializer(serializers.Serializer):
     """One payout. The amount is checked by the service (whole shillings, KES 10..250,000), not rounded here."""
 
-    member = serializers.IntegerField()
+    member = IdField()
     amount = serializers.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
     phone = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=20)
-    loan = serializers.IntegerField(required=False, allow_null=True)
+    loan = IdField(required=False, allow_null=True)
 
 
 class BulkPaymentCreateInputSerializer(serializers.Serializer):
-    group = serializers.IntegerField()
+    group = IdField()
     purpose = serializers.ChoiceField(choices=[(p.value, p.label) for p in PAYOUT_PURPOSES])
     description = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     items = BulkPaymentItemInputSerializer(many=True, allow_empty=False, max_length=MAX_ITEMS)
@@ -112,4 +113,4 @@ class BulkPaymentDecisionInputSerializer(serializers.Serializer):
 
 
 class BulkPaymentItemRetryInputSerializer(serializers.Serializer):
-    item = serializers.IntegerField(help_text="Id of a failed payout of this batch.")
+    item = IdField(help_text="Id of a failed payout of this batch.")

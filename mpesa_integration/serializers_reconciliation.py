@@ -9,7 +9,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from chamahub.api.fields import MoneyField
+from chamahub.api.fields import IdField, MoneyField
 from mpesa_integration.models import PaymentReconciliation, ReconciliationException
 from mpesa_integration.services.reconciliation import RESOLVE_ACTIONS
 
@@ -101,14 +101,14 @@ class ReconciliationExceptionSerializer(serializers.ModelSerializer):
 class PaymentReconciliationCreateInputSerializer(serializers.Serializer):
     """multipart/form-data: the group and the statement exported from the M-Pesa org portal (CSV or XLSX)."""
 
-    group = serializers.IntegerField(min_value=1)
+    group = IdField()
     # Empty files reach the service, which answers with the statement parser's own message.
     file = serializers.FileField(allow_empty_file=True, use_url=False)
 
 
 class ReconciliationExceptionResolveInputSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=list(RESOLVE_ACTIONS))
-    transaction = serializers.IntegerField(
+    transaction = IdField(
         min_value=1, required=False, allow_null=True, help_text="For link: a transaction of the group."
     )
     note = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")

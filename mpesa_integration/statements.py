@@ -553,17 +553,21 @@ def _parse_time(value: Any, unit: str, line: int, column: str) -> datetime:
     XLSX datetime cells are accepted as they are (naive = Nairobi local time). Regexes instead of strptime because
     this runs once per row and strptime is several times slower.
     """
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=NAIROBI) if value.tzinfo is None else value.astimezone(NAIROBI)
     text = _text(value) if not isinstance(value, date) else ""
     try:
-        if match := _TIME_YMD.fullmatch(text):
+        if isinstance(value, datetime):
+            when = value.replace(tzinfo=NAIROBI) if value.tzinfo is None else value.astimezone(NAIROBI)
+        elif match := _TIME_YMD.fullmatch(text):
             year, month, day, hour, minute, second = match.groups()
+            when = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=NAIROBI)
         elif match := _TIME_DMY.fullmatch(text):
             day, month, year, hour, minute, second = match.groups()
+            when = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=NAIROBI)
         else:
             raise ValueError(text)
-        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=NAIROBI)
+        if not YEAR_MIN <= when.year <= YEAR_MAX:  # M-Pesa did not exist before 2007; year 1 or 9999 is a typo
+            raise ValueError(text)
+        return when
     except ValueError:
         shown = text or (str(value) if value is not None else "")
         raise StatementError(
@@ -575,6 +579,10 @@ def _parse_time(value: Any, unit: str, line: int, column: str) -> datetime:
 
 
 _ZERO = Decimal("0.00")
+#: The largest amount a statement line may carry (a 14-digit money column holds 999,999,999,999.99).
+AMOUNT_MAX = Decimal("999999999999.99")
+#: Plausible statement years: anything else is a corrupt cell, refused like any unreadable time.
+YEAR_MIN, YEAR_MAX = 2000, 2100
 
 
 def _parse_amount(value: Any, unit: str, line: int, column: str) -> Decimal:
@@ -598,7 +606,8 @@ def _parse_amount(value: Any, unit: str, line: int, column: str) -> Decimal:
         if text.startswith("(") and text.endswith(")"):
             text = "-" + text[1:-1]
         amount = _to_decimal(text)
-    if amount is not None:
+    # larger cannot be a real M-Pesa line (nor fit a money column); adjusted() first: abs() of 1e999999999 overflows
+    if amount is not None and amount.adjusted() < 12 and abs(amount) <= AMOUNT_MAX:
         cents = amount.quantize(_CENT)
         if cents == amount:
             return cents

@@ -20,6 +20,10 @@ def callback_process_task(log_id: int, kind: str) -> str:
         from mpesa_integration.services.bulk import b2c_result_process
 
         return b2c_result_process(log_id=log_id)
+    if kind in (CallbackKind.REVERSAL_RESULT, CallbackKind.REVERSAL_TIMEOUT):
+        from mpesa_integration.services.reversals import reversal_result_process
+
+        return reversal_result_process(log_id=log_id)
     return "ignored"
 
 

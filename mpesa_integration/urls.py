@@ -7,12 +7,14 @@ from mpesa_integration import views_callbacks as cb
 from mpesa_integration.views import MPesaTransactionViewSet
 from mpesa_integration.views_bulk import BulkPaymentViewSet
 from mpesa_integration.views_reconciliation import PaymentReconciliationViewSet, ReconciliationExceptionViewSet
+from mpesa_integration.views_reversals import PaymentReversalViewSet
 
 router = ChamaRouter()
 router.register("transactions", MPesaTransactionViewSet, basename="mpesa-transaction")
 router.register("bulk-payments", BulkPaymentViewSet, basename="mpesa-bulk-payment")
 router.register("reconciliations", PaymentReconciliationViewSet, basename="mpesa-reconciliation")
 router.register("reconciliation-exceptions", ReconciliationExceptionViewSet, basename="mpesa-reconciliation-exception")
+router.register("reversals", PaymentReversalViewSet, basename="mpesa-reversal")
 
 callback_urlpatterns = [
     path("callbacks/<str:secret>/stk/", cb.StkCallbackView.as_view(), name="mpesa-callback-stk"),

@@ -20,6 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
+from chamahub.api.filters import IdFilter
 from chamahub.api.serializers import validated as _validated
 from groups.selectors import membership_require
 from mpesa_integration import selectors
@@ -45,6 +46,8 @@ class StkPushThrottle(UserRateThrottle):
 
 
 class MPesaTransactionFilterSet(filters.FilterSet):
+    group = IdFilter(field_name="group_id")
+    member = IdFilter(field_name="member_id")
     status = filters.CharFilter(method="filter_status", help_text="Ours (succeeded, ...) or legacy (SUCCESS, ...).")
     kind = filters.ChoiceFilter(choices=TransactionKind.choices)
     transaction_type = filters.CharFilter(method="filter_transaction_type", help_text="Legacy: STK_PUSH, C2B, B2C.")

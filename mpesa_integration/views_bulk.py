@@ -19,12 +19,13 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from chamahub.api.filters import IdFilter
 from chamahub.api.serializers import validated as _validated
 from chamahub.exceptions import NotFound
 from groups.selectors import official_require
 from mpesa_integration.choices import PAYOUT_PURPOSES, BulkPaymentStatus
 from mpesa_integration.models import MPesaBulkPayment
-from mpesa_integration.selectors_bulk import bulk_payment_get, bulk_payment_list
+from mpesa_integration.selectors import bulk_payment_get, bulk_payment_list
 from mpesa_integration.serializers_bulk import (
     BulkPaymentCreateInputSerializer,
     BulkPaymentDecisionInputSerializer,
@@ -35,7 +36,7 @@ from mpesa_integration.services import bulk as bulk_services
 
 
 class BulkPaymentFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
+    group = IdFilter(field_name="group_id")
     status = django_filters.ChoiceFilter(choices=BulkPaymentStatus.choices)
     purpose = django_filters.ChoiceFilter(choices=[(p.value, p.label) for p in PAYOUT_PURPOSES])
 

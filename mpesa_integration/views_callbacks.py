@@ -145,6 +145,14 @@ class StatusResultView(_AsyncResultView):
     kind = CallbackKind.STATUS_RESULT
 
 
+class ReversalResultView(_AsyncResultView):
+    kind = CallbackKind.REVERSAL_RESULT
+
+
+class ReversalTimeoutView(_AsyncResultView):
+    kind = CallbackKind.REVERSAL_TIMEOUT
+
+
 class C2BValidationView(CallbackView):
     kind = CallbackKind.C2B_VALIDATION
     serializer_class = C2BSerializer

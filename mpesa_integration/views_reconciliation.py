@@ -22,12 +22,15 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from chamahub.api.filters import IdFilter
+from chamahub.api.parsers import SafeJSONParser
 from chamahub.api.serializers import validated as _validated
 from chamahub.exceptions import ValidationFailed
 from groups.selectors import official_require
+from mpesa_integration import selectors
 from mpesa_integration.choices import ExceptionKind, ExceptionResolution, ReconciliationStatus
 from mpesa_integration.models import PaymentReconciliation, ReconciliationException
 from mpesa_integration.serializers_reconciliation import (
@@ -55,7 +58,7 @@ def _body_size_guard(request) -> None:
 
 
 class PaymentReconciliationFilterSet(django_filters.FilterSet):
-    group = django_filters.NumberFilter(field_name="group_id")
+    group = IdFilter(field_name="group_id")
     status = django_filters.ChoiceFilter(choices=ReconciliationStatus.choices)
 
     class Meta:
@@ -64,8 +67,8 @@ class PaymentReconciliationFilterSet(django_filters.FilterSet):
 
 
 class ReconciliationExceptionFilterSet(django_filters.FilterSet):
-    reconciliation = django_filters.NumberFilter(field_name="reconciliation_id")
-    group = django_filters.NumberFilter(field_name="group_id")
+    reconciliation = IdFilter(field_name="reconciliation_id")
+    group = IdFilter(field_name="group_id")
     kind = django_filters.ChoiceFilter(choices=ExceptionKind.choices)
     resolution = django_filters.ChoiceFilter(choices=ExceptionResolution.choices)
 
@@ -83,7 +86,7 @@ class PaymentReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMi
 
     serializer_class = PaymentReconciliationSerializer
     filterset_class = PaymentReconciliationFilterSet
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, SafeJSONParser]
     search_fields = ["file_name"]
     ordering_fields = ["created_at", "period_start", "open_exceptions"]
     ordering = ["-created_at", "-id"]
@@ -91,7 +94,7 @@ class PaymentReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMi
     def get_queryset(self) -> QuerySet[PaymentReconciliation]:
         if getattr(self, "swagger_fake_view", False):
             return PaymentReconciliation.objects.none()
-        return services.reconciliation_list(user=self.request.user)
+        return selectors.reconciliation_list(user=self.request.user)
 
     def _upload(self, request) -> Response:
         _body_size_guard(request)
@@ -103,7 +106,7 @@ class PaymentReconciliationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMi
         reconciliation = services.reconciliation_create(
             actor=request.user, group_id=data["group"], file=upload, file_name=upload.name
         )
-        output = services.reconciliation_get(user=request.user, reconciliation_id=reconciliation.pk)
+        output = selectors.reconciliation_get(user=request.user, reconciliation_id=reconciliation.pk)
         return Response(
             PaymentReconciliationSerializer(output, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,
@@ -143,7 +146,7 @@ class ReconciliationExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModel
     def get_queryset(self) -> QuerySet[ReconciliationException]:
         if getattr(self, "swagger_fake_view", False):
             return ReconciliationException.objects.none()
-        return services.reconciliation_exception_list(user=self.request.user)
+        return selectors.reconciliation_exception_list(user=self.request.user)
 
     @extend_schema(request=ReconciliationExceptionResolveInputSerializer, responses=ReconciliationExceptionSerializer)
     @action(detail=True, methods=["post"])
@@ -158,5 +161,5 @@ class ReconciliationExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModel
             transaction_id=data.get("transaction"),
             note=data.get("note", ""),
         )
-        output = services.reconciliation_exception_get(user=request.user, exception_id=exception.pk)
+        output = selectors.reconciliation_exception_get(user=request.user, exception_id=exception.pk)
         return Response(ReconciliationExceptionSerializer(output, context=self.get_serializer_context()).data)

@@ -32,3 +32,15 @@ class MoneyField(serializers.DecimalField):
 
     def fail_custom(self, message: str):
         raise serializers.ValidationError(message, code="invalid_amount")
+
+
+ID_MAX = 2**63 - 1
+
+
+class IdField(serializers.IntegerField):
+    """A row id in a request body: a whole number 1..2^63-1 (larger ones cannot be looked up, so they are a 400)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(**kwargs)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 
+import django_filters
+from django import forms
 from django.http import QueryDict
 from django_filters.filterset import BaseFilterSet
 from django_filters.rest_framework import DjangoFilterBackend
@@ -83,3 +85,17 @@ class CollectionSearchFilter(SearchFilter):
 class CollectionOrderingFilter(OrderingFilter):
     def filter_queryset(self, request, queryset, view):
         return queryset if _is_detail(view) else super().filter_queryset(request, queryset, view)
+
+
+class IdFilter(django_filters.NumberFilter):
+    """
+    A filter on a row id: a whole number 1..2^63-1, so `?group=1.5` or `?group=1e300` is a 400 on the parameter, not
+    a silent match of group 1 or an integer overflow in the database driver. Documented as an integer.
+    """
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)

@@ -198,6 +198,11 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "chamahub.api.exceptions.exception_handler",
     "DEFAULT_METADATA_CLASS": "chamahub.api.metadata.MinimalMetadata",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "chamahub.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",

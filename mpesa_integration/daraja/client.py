@@ -612,8 +612,16 @@ class DarajaClient:
         queue_timeout_url: str,
         remarks: str,
         occasion: str = "",
+        receiver_party: str | None = None,
     ) -> AsyncAccepted:
-        """Reverse a C2B/STK payment received on the main shortcode (daraja.md §1.11). Never resent on a timeout."""
+        """Reverse a C2B/STK payment (daraja.md §1.11). Never resent on a timeout.
+
+        ``receiver_party`` is the shortcode that received the payment: the main (Express) shortcode by default;
+        pass ``client.c2b_shortcode`` for a paybill (C2B) payment.
+        """
+        receiver_party = str(receiver_party) if receiver_party is not None else self.shortcode
+        if not SHORTCODE_RE.match(receiver_party):
+            raise DarajaValidationError("receiver_party", "ReceiverParty must be a 5-7 digit shortcode.")
         transaction_id = validate_receipt(transaction_id)
         amount_int = validate_amount(amount)
         remarks = validate_text(remarks, "remarks", min_length=REMARKS_MIN, max_length=REMARKS_MAX)
@@ -627,7 +635,7 @@ class DarajaClient:
             "CommandID": "TransactionReversal",
             "TransactionID": transaction_id,
             "Amount": amount_int,
-            "ReceiverParty": self.shortcode,
+            "ReceiverParty": receiver_party,
             "RecieverIdentifierType": RECEIVER_IDENTIFIER_TYPE,  # sic
             "ResultURL": result_url,
             "QueueTimeOutURL": queue_timeout_url,

@@ -77,6 +77,16 @@ def to_decimal(value: Any, field_name: str) -> Decimal | None:
     return amount
 
 
+#: M-Pesa times outside these years are corrupt (year 1 cannot even be stored once converted to UTC).
+YEAR_MIN, YEAR_MAX = 2000, 2100
+
+
+def _plausible(when: datetime) -> datetime:
+    if not YEAR_MIN <= when.year <= YEAR_MAX:
+        raise ValueError(when.year)
+    return when
+
+
 def parse_compact_time(value: Any, field_name: str) -> datetime | None:
     """``YYYYMMDDHHmmss`` (number or string), Nairobi time, as an aware datetime; None for None/""."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -86,7 +96,7 @@ def parse_compact_time(value: Any, field_name: str) -> datetime | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     try:
-        return datetime.strptime(str(value).strip(), "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
+        return _plausible(datetime.strptime(str(value).strip(), "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI))
     except ValueError:
         raise DarajaValidationError(field_name, f"{value!r} is not a YYYYMMDDHHmmss time.") from None
 
@@ -95,7 +105,7 @@ def parse_daraja_time(value: Any, field_name: str) -> datetime | None:
     """B2C's ``DD.MM.YYYY HH:MM:SS`` or the compact ``YYYYMMDDHHmmss``, Nairobi time; None for None/""."""
     if isinstance(value, str) and "." in value:
         try:
-            return datetime.strptime(value.strip(), "%d.%m.%Y %H:%M:%S").replace(tzinfo=NAIROBI)
+            return _plausible(datetime.strptime(value.strip(), "%d.%m.%Y %H:%M:%S").replace(tzinfo=NAIROBI))
         except ValueError:
             raise DarajaValidationError(field_name, f"{value!r} is not a DD.MM.YYYY HH:MM:SS time.") from None
     return parse_compact_time(value, field_name)

@@ -50,6 +50,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from chamahub import events
+from chamahub.api.fields import ID_MAX
 from chamahub.exceptions import Conflict, DomainError, NotFound, ValidationFailed
 from finance.choices import AccountKind, GuarantorStatus, LoanStatus
 from finance.exceptions import DuplicateReference, InsufficientFunds, InvalidState, SelfApprovalForbidden
@@ -160,9 +161,10 @@ def _int_or_none(value: Any) -> int | None:
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if 1 <= number <= ID_MAX else None  # no row has another id: larger ones overflow the database
 
 
 def _items_validate(*, group: ChamaGroup, purpose: str, items: list[dict]) -> list[_ItemDraft]:

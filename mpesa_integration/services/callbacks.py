@@ -108,7 +108,7 @@ def stk_callback_process(*, log_id: int) -> str:
 
 # ------------------------------------------------------------------------------------------------------ C2B
 
-_BILL_REF_RE = re.compile(r"^([A-Z0-9]+?)(\d{1,6})$")
+_ASCII_DIGITS = re.compile(r"[0-9]{1,9}")  # str.isdigit() also accepts "²", which int() refuses
 
 
 def member_for_bill_ref(bill_ref: str) -> tuple[ChamaGroup | None, Membership | None]:
@@ -119,7 +119,7 @@ def member_for_bill_ref(bill_ref: str) -> tuple[ChamaGroup | None, Membership | 
     ref = "".join((bill_ref or "").split()).upper()
     if not ref:
         return None, None
-    candidates = [ref[:i] for i in range(len(ref) - 1, 0, -1) if ref[i:].isdigit()]
+    candidates = [ref[:i] for i in range(len(ref) - 1, 0, -1) if _ASCII_DIGITS.fullmatch(ref[i:])]
     groups = {g.code.upper(): g for g in ChamaGroup.objects.filter(code__in=[*candidates, ref])}
     if ref in groups:
         return groups[ref], None
@@ -216,11 +216,22 @@ def c2b_confirmation_process(*, log_id: int) -> str:
     return outcome
 
 
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not JSON")  # NaN / Infinity: Python accepts them, JSON (and jsonb) do not
+
+
 def parse_json_body(raw: bytes) -> dict | None:
-    """The body as a JSON object, or None when it is not one."""
+    """
+    The body as a JSON object, or None when it is not one. Refused as malformed too: NaN/Infinity, nesting deep
+    enough to exhaust the parser, lone surrogates and NUL characters (neither can be stored as JSON text or jsonb).
+    """
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+        text = json.dumps(body, ensure_ascii=False)
+        text.encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):
+        return None
+    if "\\u0000" in text or "\x00" in text:
         return None
     return body if isinstance(body, dict) else None
 

@@ -13,10 +13,8 @@ Writes:
 - `reconciliation_exception_resolve`: post / link / review one open exception; keeps the reconciliation's
   `open_exceptions` in step and marks it resolved when the last one is closed.
 
-Reads (scoped like every list here: only the officials of the group see a reconciliation, because it lists other
-members' phones and payments; plain members and outsiders get 404): `reconciliation_list`, `reconciliation_get`,
-`reconciliation_exception_list`, `reconciliation_exception_get`. They live here rather than in selectors.py because
-this feature owns only this module; move them to a selectors module when convenient.
+Reads are in mpesa_integration/selectors.py (only the officials of the group see a reconciliation: it lists other
+members' phones and payments).
 """
 
 from __future__ import annotations
@@ -33,13 +31,12 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chamahub import events
 from chamahub.exceptions import Conflict, NotFound, ValidationFailed
-from groups.selectors import official_group_ids, official_require
+from groups.selectors import official_require
 from mpesa_integration.choices import (
     ExceptionKind,
     ExceptionResolution,
@@ -51,17 +48,19 @@ from mpesa_integration.choices import (
 from mpesa_integration.matching import OurPayment, ReconcileResult, reconcile
 from mpesa_integration.models import MPesaTransaction, PaymentReconciliation, ReconciliationException
 from mpesa_integration.services.settlement import settle_pay_in
-from mpesa_integration.statements import StatementError, StatementRow, parse_statement, phone_from_party
+from mpesa_integration.statements import (
+    AMOUNT_MAX,
+    StatementError,
+    StatementRow,
+    parse_statement,
+    phone_from_party,
+)
 
 __all__ = [
     "POST_SUSPENSE_NOTE",
     "RESOLVE_ACTIONS",
     "reconciliation_create",
-    "reconciliation_exception_get",
-    "reconciliation_exception_list",
     "reconciliation_exception_resolve",
-    "reconciliation_get",
-    "reconciliation_list",
 ]
 
 logger = logging.getLogger("mpesa_integration")
@@ -78,38 +77,6 @@ _RECEIPT_MAX = MPesaTransaction._meta.get_field("receipt_number").max_length
 _PHONE_MAX = ReconciliationException._meta.get_field("phone").max_length
 _DETAILS_MAX = ReconciliationException._meta.get_field("details").max_length
 _LOCK_CLASS = zlib.crc32(b"mpesa.reconciliation") & 0x7FFFFFFF  # advisory-lock namespace (PostgreSQL)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Reads
-
-
-def reconciliation_list(*, user) -> QuerySet[PaymentReconciliation]:
-    """Reconciliations of the groups where `user` is an active official (everyone else sees none)."""
-    return PaymentReconciliation.objects.filter(group_id__in=official_group_ids(user)).select_related(
-        "group", "uploaded_by"
-    )
-
-
-def reconciliation_get(*, user, reconciliation_id: int) -> PaymentReconciliation:
-    """One reconciliation as `reconciliation_list` shows it, or 404."""
-    found = reconciliation_list(user=user).filter(pk=reconciliation_id).first()
-    if found is None:
-        raise NotFound("Reconciliation not found.")
-    return found
-
-
-def reconciliation_exception_list(*, user) -> QuerySet[ReconciliationException]:
-    """Exceptions of the groups where `user` is an active official, with the linked transaction joined."""
-    return ReconciliationException.objects.filter(group_id__in=official_group_ids(user)).select_related("transaction")
-
-
-def reconciliation_exception_get(*, user, exception_id: int) -> ReconciliationException:
-    """One exception as `reconciliation_exception_list` shows it, or 404."""
-    found = reconciliation_exception_list(user=user).filter(pk=exception_id).first()
-    if found is None:
-        raise NotFound("Reconciliation exception not found.")
-    return found
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -350,6 +317,8 @@ def reconciliation_create(*, actor, group_id: int, file: IO[bytes], file_name: s
     else:
         payments = []
     result = reconcile(rows, payments, window=window)
+    if max(result.statement_total, result.matched_amount) > AMOUNT_MAX:
+        raise _file_error(f"The statement's total exceeds KES {AMOUNT_MAX:,}: split it into shorter periods.")
     total_rows = len(rows)
     del rows
 

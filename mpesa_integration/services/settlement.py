@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chamahub import events
-from chamahub.exceptions import DomainError, NotFound, PermissionDenied, ValidationFailed
+from chamahub.exceptions import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from finance.choices import ContributionStatus, PaymentMethod
 from finance.models import Contribution, Fine, Loan
 from finance.selectors.ledger import journal_entry_by_reference
@@ -28,8 +28,8 @@ from finance.services.fines import fine_pay
 from finance.services.loans import loan_repayment_record
 from finance.services.payments import suspense_receive, suspense_release
 from groups.selectors import active_membership_get, official_require
-from mpesa_integration.choices import Purpose, Settlement, TransactionStatus
-from mpesa_integration.models import MPesaTransaction
+from mpesa_integration.choices import LIVE_REVERSAL_STATUSES, Purpose, Settlement, TransactionStatus
+from mpesa_integration.models import MPesaTransaction, PaymentReversal
 
 logger = logging.getLogger("mpesa_integration")
 
@@ -179,6 +179,13 @@ def suspense_allocate(
     txn = MPesaTransaction.objects.select_for_update().filter(pk=transaction_id).first()
     if txn is None:
         raise NotFound("Transaction not found.")
+    # Under the row lock reversal_request also takes: the money cannot be allocated and returned at once.
+    if PaymentReversal.objects.filter(transaction=txn, status__in=LIVE_REVERSAL_STATUSES).exists():
+        raise Conflict(
+            "This payment is being returned to the payer (a reversal is pending or done); it cannot be allocated.",
+            fields={"transaction": ["A reversal of this payment is pending or done."]},
+            code="reversal_pending",
+        )
     if txn.settlement == Settlement.UNALLOCATED:
         if not getattr(actor, "is_staff", False):
             raise NotFound("Transaction not found.")

@@ -224,7 +224,13 @@ def stk_result_apply(
     if txn.status == TransactionStatus.SUCCEEDED:
         if succeeded and receipt and not txn.receipt_number:
             txn.receipt_number = receipt  # success known from STK Query first; the callback brings the receipt
-            txn.save(update_fields=["receipt_number", "updated_at"])
+            try:
+                with transaction.atomic():
+                    txn.save(update_fields=["receipt_number", "updated_at"])
+            except IntegrityError:  # the receipt is already on another transaction: keep ours without it
+                logger.warning("mpesa.duplicate_receipt receipt=%s txn=%s", receipt, txn.id)
+                txn.refresh_from_db()
+                return CallbackOutcome.DUPLICATE
             return CallbackOutcome.PROCESSED
         return CallbackOutcome.DUPLICATE if succeeded else CallbackOutcome.IGNORED
     if txn.status in FINAL_STATUSES and not succeeded:
@@ -264,6 +270,7 @@ def stk_result_apply(
             txn.save()
     except IntegrityError:  # this receipt is already recorded on another transaction: never count it twice
         logger.warning("mpesa.duplicate_receipt receipt=%s txn=%s", receipt, txn.id)
+        txn.refresh_from_db()
         return CallbackOutcome.DUPLICATE
     settle_pay_in(txn, mismatch="; ".join(mismatches))
     txn.save()

@@ -234,6 +234,7 @@ class Command(BaseCommand):
         self._mpesa(group, people)
         self._payouts(group, chair, treasurer, people)
         self._statement(group, treasurer)
+        self._reversal(group, treasurer)
         goal_create(
             actor=chair,
             group_id=group.id,
@@ -341,6 +342,15 @@ class Command(BaseCommand):
             file=io.BytesIO(("\r\n".join(lines) + "\r\n").encode()),
             file_name=f"{group.code}-statement-{timezone.localdate():%Y-%m}.csv",
         )
+
+    def _reversal(self, group, treasurer) -> None:
+        """The payment that went to suspense (wrong amount) is being returned: awaiting a second official."""
+        from mpesa_integration.models import MPesaTransaction
+        from mpesa_integration.services.reversals import reversal_request
+
+        held = MPesaTransaction.objects.filter(group=group, settlement="suspense").order_by("id").first()
+        if held is not None:
+            reversal_request(actor=treasurer, transaction_id=held.id, reason="Paid the wrong amount")
 
     def _pay_some_fines(self, group, treasurer, rng) -> None:
         from finance.models import Fine
