@@ -17,7 +17,7 @@ def callback_process_task(log_id: int, kind: str) -> str:
     if kind == CallbackKind.C2B_CONFIRMATION:
         return callbacks.c2b_confirmation_process(log_id=log_id)
     if kind in (CallbackKind.B2C_RESULT, CallbackKind.B2C_TIMEOUT, CallbackKind.STATUS_RESULT):
-        from mpesa_integration.services.bulk import b2c_result_process
+        from mpesa_integration.services.payouts import b2c_result_process
 
         return b2c_result_process(log_id=log_id)
     if kind in (CallbackKind.REVERSAL_RESULT, CallbackKind.REVERSAL_TIMEOUT):

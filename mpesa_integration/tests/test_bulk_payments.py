@@ -47,7 +47,7 @@ from mpesa_integration.models import (
     MPesaBulkPaymentItem,
     MPesaTransaction,
 )
-from mpesa_integration.services.bulk import b2c_pending_sweep, b2c_resend
+from mpesa_integration.services.payouts import b2c_pending_sweep, b2c_resend
 from mpesa_integration.views_bulk import BulkPaymentViewSet
 
 _router = ChamaSimpleRouter()
