@@ -76,11 +76,21 @@ def suspense_release(
 
 @transaction.atomic
 def payout_reserve(
-    *, group_id: int, amount: Decimal, reference: str, description: str, member_id: int | None = None
+    *,
+    group_id: int,
+    amount: Decimal,
+    reference: str,
+    description: str,
+    member_id: int | None = None,
+    require_cash: bool = True,
 ) -> JournalEntry:
-    """Before a payout is sent: move its amount from CASH to MPESA_CLEARING (refused when cash is short)."""
+    """
+    Before a payout is sent: move its amount from CASH to MPESA_CLEARING (refused when cash is short).
+    `require_cash=False` records a payout M-Pesa reports as already made (the money left whatever the books say).
+    """
     amount = money_require(amount)
-    cash_require(group_id=group_id, amount=amount)
+    if require_cash:
+        cash_require(group_id=group_id, amount=amount)
     return journal_entry_post(
         group_id=group_id,
         kind=EntryKind.ADJUSTMENT,

@@ -440,16 +440,22 @@ def _payout_succeeded(
     """M-Pesa paid: record it and settle in this transaction. Returns the callback outcome."""
     if txn.status == TransactionStatus.SUCCEEDED:
         return CallbackOutcome.DUPLICATE
-    if txn.status in (TransactionStatus.FAILED, TransactionStatus.CANCELLED):
-        logger.error(
-            "mpesa.b2c success after failure txn=%s receipt=%s: needs review (reservation already released)",
-            txn.id,
-            receipt,
-        )
-        return CallbackOutcome.IGNORED
     if not receipt:
         logger.error("mpesa.b2c success without a receipt txn=%s", txn.id)
         return CallbackOutcome.IGNORED
+    if txn.status in (TransactionStatus.FAILED, TransactionStatus.CANCELLED):
+        # M-Pesa changed its mind: the money DID leave. Its reservation was released, so reserve it again (without
+        # the cash check: it is a fact, not a request) and settle it like any success; if the item was retried and
+        # paid meanwhile, the second payout is recorded too and flagged by the unsettled note below.
+        logger.error("mpesa.b2c success after failure txn=%s receipt=%s: recorded and posted", txn.id, receipt)
+        payout_reserve(
+            group_id=txn.group_id,
+            amount=txn.amount,
+            reference=f"b2c-rereserve:{txn.id}",
+            description=f"M-Pesa reported payout {receipt} after its failure",
+            member_id=txn.member_id,
+            require_cash=False,
+        )
     now = timezone.now()
     txn.status = TransactionStatus.SUCCEEDED
     txn.receipt_number = receipt[:20]

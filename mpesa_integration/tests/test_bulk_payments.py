@@ -739,3 +739,47 @@ def test_the_list_costs_the_same_number_of_queries_for_more_batches_and_items(ch
         body = reader.get(BULK).json()
     assert body["count"] == 4 and sum(len(b["items"]) for b in body["results"]) == 10
     assert len(more.captured_queries) == len(few.captured_queries)
+
+
+def test_a_success_after_a_recorded_failure_is_posted_because_the_money_left(sim, chama, make_client):
+    cash_before = balance(chama, AccountKind.CASH)
+    batch_id = create(
+        make_client(chama.chair),
+        chama,
+        "refund",
+        [{"member": chama.member.id, "amount": "400", "phone": NO_FUNDS_PHONE}],
+    ).json()["id"]
+    approve_by_checkers(make_client, chama, batch_id)
+    wait_delivered(sim, 1)
+    txn = MPesaTransaction.objects.get(kind="b2c")
+    assert txn.status == TransactionStatus.FAILED and balance(chama, AccountKind.CASH) == cash_before
+
+    late_success = {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": 0,
+            "ResultDesc": "The service request is processed successfully.",
+            "OriginatorConversationID": txn.originator_conversation_id,
+            "ConversationID": txn.conversation_id,
+            "TransactionID": "SLZ0000001",
+            "ResultParameters": {
+                "ResultParameter": [
+                    {"Key": "TransactionAmount", "Value": 400},
+                    {"Key": "TransactionReceipt", "Value": "SLZ0000001"},
+                    {"Key": "TransactionCompletedDateTime", "Value": "25.11.2026 10:00:00"},
+                ]
+            },
+        }
+    }
+    assert post_result("b2c_result", late_success) == 200
+    assert post_result("b2c_result", late_success) == 200  # and again: still once
+
+    txn.refresh_from_db()
+    assert txn.status == TransactionStatus.SUCCEEDED and txn.receipt_number == "SLZ0000001"
+    assert entries_for(chama, "SLZ0000001") == 1 and entries_for(chama, f"b2c-rereserve:{txn.id}") == 1
+    assert balance(chama, AccountKind.CASH) == cash_before - D("400")
+    assert balance(chama, AccountKind.MPESA_CLEARING) == 0
+    item = MPesaBulkPaymentItem.objects.get(bulk_payment_id=batch_id)
+    assert item.status == BulkItemStatus.SUCCEEDED
+    assert MPesaBulkPayment.objects.get(pk=batch_id).status == BulkPaymentStatus.COMPLETED
+    assert trial_balance(group_id=chama.group.id) == 0
