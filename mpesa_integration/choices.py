@@ -82,6 +82,7 @@ class CallbackKind(models.TextChoices):
     STATUS_RESULT = "status_result", "Transaction status result"
     REVERSAL_RESULT = "reversal_result", "Reversal result"
     REVERSAL_TIMEOUT = "reversal_timeout", "Reversal queue timeout"
+    BALANCE_RESULT = "balance_result", "Account balance result"
 
 
 class CallbackOutcome(models.TextChoices):

@@ -70,6 +70,8 @@ CALLBACK_PATHS = {
     "status_timeout": "mpesa/callbacks/{secret}/status/timeout/",
     "reversal_result": "mpesa/callbacks/{secret}/reversal/result/",
     "reversal_timeout": "mpesa/callbacks/{secret}/reversal/timeout/",
+    "balance_result": "mpesa/callbacks/{secret}/balance/result/",
+    "balance_timeout": "mpesa/callbacks/{secret}/balance/timeout/",
     # C2B URLs may not contain "mpesa" (Safaricom refuses to register them, daraja.md §1.8): a neutral prefix.
     "c2b_validation": "payments/hooks/{secret}/c2b-validate/",
     "c2b_confirmation": "payments/hooks/{secret}/c2b-confirm/",

@@ -24,6 +24,10 @@ def callback_process_task(log_id: int, kind: str) -> str:
         from mpesa_integration.services.reversals import reversal_result_process
 
         return reversal_result_process(log_id=log_id)
+    if kind == CallbackKind.BALANCE_RESULT:
+        from mpesa_integration.services.balance import account_balance_result_process
+
+        return account_balance_result_process(log_id=log_id)
     return "ignored"
 
 

@@ -5,6 +5,7 @@ from django.urls import path
 from chamahub.api.routers import ChamaRouter
 from mpesa_integration import views_callbacks as cb
 from mpesa_integration.views import MPesaTransactionViewSet
+from mpesa_integration.views_balance import AccountBalanceView
 from mpesa_integration.views_bulk import BulkPaymentViewSet
 from mpesa_integration.views_reconciliation import PaymentReconciliationViewSet, ReconciliationExceptionViewSet
 from mpesa_integration.views_reversals import PaymentReversalViewSet
@@ -17,6 +18,14 @@ router.register("reconciliation-exceptions", ReconciliationExceptionViewSet, bas
 router.register("reversals", PaymentReversalViewSet, basename="mpesa-reversal")
 
 callback_urlpatterns = [
+    path(
+        "callbacks/<str:secret>/balance/result/", cb.BalanceResultView.as_view(), name="mpesa-callback-balance-result"
+    ),
+    path(
+        "callbacks/<str:secret>/balance/timeout/",
+        cb.BalanceTimeoutView.as_view(),
+        name="mpesa-callback-balance-timeout",
+    ),
     path("callbacks/<str:secret>/stk/", cb.StkCallbackView.as_view(), name="mpesa-callback-stk"),
     path("callbacks/<str:secret>/b2c/result/", cb.B2CResultView.as_view(), name="mpesa-callback-b2c-result"),
     path("callbacks/<str:secret>/b2c/timeout/", cb.B2CTimeoutView.as_view(), name="mpesa-callback-b2c-timeout"),
@@ -34,7 +43,11 @@ callback_urlpatterns = [
     ),
 ]
 
-urlpatterns = [*router.urls, *callback_urlpatterns]
+urlpatterns = [
+    *router.urls,
+    path("account-balance/", AccountBalanceView.as_view(), name="mpesa-account-balance"),
+    *callback_urlpatterns,
+]
 
 # /api/v1/payments/hooks/<secret>/c2b-validate/ and c2b-confirm/: the URLs registered with Safaricom for C2B.
 hook_urlpatterns = [

@@ -153,6 +153,10 @@ class ReversalTimeoutView(_AsyncResultView):
     kind = CallbackKind.REVERSAL_TIMEOUT
 
 
+class BalanceResultView(_AsyncResultView):
+    kind = CallbackKind.BALANCE_RESULT
+
+
 class C2BValidationView(CallbackView):
     kind = CallbackKind.C2B_VALIDATION
     serializer_class = C2BSerializer
@@ -187,3 +191,9 @@ class StatusTimeoutView(_AsyncResultView):
         log.detail = "status query timed out"
         log.save(update_fields=["outcome", "detail"])
         return Response(self.reply)
+
+
+class BalanceTimeoutView(StatusTimeoutView):
+    """An Account Balance query timed out in Daraja's queue: logged; ask again."""
+
+    kind = CallbackKind.BALANCE_RESULT
