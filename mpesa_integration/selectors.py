@@ -26,6 +26,14 @@ from mpesa_integration.models import (
 )
 
 
+def _one(queryset: QuerySet, pk, what: str):
+    """The row `pk` of a scoped queryset, or 404 — also for an id no database row can have (not 1..2^63-1)."""
+    row = queryset.filter(pk=pk).first() if isinstance(pk, int) and 1 <= pk <= ID_MAX else None
+    if row is None:
+        raise NotFound(f"{what} not found.")
+    return row
+
+
 def transaction_list(*, user) -> QuerySet[MPesaTransaction]:
     """Rows the caller may read. Staff also see payments no group could be found for (to allocate them)."""
     visible = own_rows_q(user, owner_field="member_id")
@@ -35,10 +43,7 @@ def transaction_list(*, user) -> QuerySet[MPesaTransaction]:
 
 
 def transaction_get(*, user, transaction_id: int) -> MPesaTransaction:
-    txn = transaction_list(user=user).filter(pk=transaction_id).first()
-    if txn is None:
-        raise NotFound("Transaction not found.")
-    return txn
+    return _one(transaction_list(user=user), transaction_id, "Transaction")
 
 
 def bulk_payment_list(*, user) -> QuerySet[MPesaBulkPayment]:
@@ -53,16 +58,9 @@ def bulk_payment_list(*, user) -> QuerySet[MPesaBulkPayment]:
     )
 
 
-def bulk_payment_get(*, user, bulk_payment_id) -> MPesaBulkPayment:
+def bulk_payment_get(*, user, bulk_payment_id: int) -> MPesaBulkPayment:
     """One batch as `bulk_payment_list` shows it, or 404."""
-    try:
-        pk = int(bulk_payment_id)
-    except (TypeError, ValueError):
-        raise NotFound("Bulk payment not found.") from None
-    batch = bulk_payment_list(user=user).filter(pk=pk).first()
-    if batch is None:
-        raise NotFound("Bulk payment not found.")
-    return batch
+    return _one(bulk_payment_list(user=user), bulk_payment_id, "Bulk payment")
 
 
 def reconciliation_list(*, user) -> QuerySet[PaymentReconciliation]:
@@ -74,10 +72,7 @@ def reconciliation_list(*, user) -> QuerySet[PaymentReconciliation]:
 
 def reconciliation_get(*, user, reconciliation_id: int) -> PaymentReconciliation:
     """One reconciliation as `reconciliation_list` shows it, or 404."""
-    found = reconciliation_list(user=user).filter(pk=reconciliation_id).first()
-    if found is None:
-        raise NotFound("Reconciliation not found.")
-    return found
+    return _one(reconciliation_list(user=user), reconciliation_id, "Reconciliation")
 
 
 def reconciliation_exception_list(*, user) -> QuerySet[ReconciliationException]:
@@ -87,10 +82,7 @@ def reconciliation_exception_list(*, user) -> QuerySet[ReconciliationException]:
 
 def reconciliation_exception_get(*, user, exception_id: int) -> ReconciliationException:
     """One exception as `reconciliation_exception_list` shows it, or 404."""
-    found = reconciliation_exception_list(user=user).filter(pk=exception_id).first()
-    if found is None:
-        raise NotFound("Reconciliation exception not found.")
-    return found
+    return _one(reconciliation_exception_list(user=user), exception_id, "Reconciliation exception")
 
 
 def reversal_list(*, user) -> QuerySet[PaymentReversal]:
@@ -101,15 +93,6 @@ def reversal_list(*, user) -> QuerySet[PaymentReversal]:
     return PaymentReversal.objects.filter(visible).select_related("transaction", "requested_by")
 
 
-def reversal_get(*, user, reversal_id) -> PaymentReversal:
+def reversal_get(*, user, reversal_id: int) -> PaymentReversal:
     """One reversal as `reversal_list` shows it, or 404."""
-    try:
-        pk = int(reversal_id)
-    except (TypeError, ValueError, OverflowError):
-        raise NotFound("Reversal not found.") from None
-    if not 1 <= pk <= ID_MAX:  # no such row, and the database driver cannot even be asked
-        raise NotFound("Reversal not found.")
-    reversal = reversal_list(user=user).filter(pk=pk).first()
-    if reversal is None:
-        raise NotFound("Reversal not found.")
-    return reversal
+    return _one(reversal_list(user=user), reversal_id, "Reversal")

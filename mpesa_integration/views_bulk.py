@@ -21,7 +21,6 @@ from rest_framework.response import Response
 
 from chamahub.api.filters import IdFilter
 from chamahub.api.serializers import validated as _validated
-from chamahub.exceptions import NotFound
 from groups.selectors import official_require
 from mpesa_integration.choices import PAYOUT_PURPOSES, BulkPaymentStatus
 from mpesa_integration.models import MPesaBulkPayment
@@ -86,9 +85,9 @@ class BulkPaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def _decide(self, request, pk, *, approved: bool) -> Response:
         data = _validated(BulkPaymentDecisionInputSerializer, request.data)
         bulk_services.bulk_payment_approve(
-            actor=request.user, bulk_payment_id=_pk(pk), approved=approved, comments=data.get("comments", "")
+            actor=request.user, bulk_payment_id=int(pk), approved=approved, comments=data.get("comments", "")
         )
-        return self._output(_pk(pk))
+        return self._output(int(pk))
 
     @extend_schema(request=BulkPaymentDecisionInputSerializer, responses=BulkPaymentSerializer)
     @action(detail=True, methods=["post"])
@@ -106,29 +105,21 @@ class BulkPaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @action(detail=True, methods=["post"])
     def process_batch(self, request, pk=None):
         """(Legacy name) Start the payouts of an approved batch that has not started; otherwise 409."""
-        bulk_services.bulk_payment_process(actor=request.user, bulk_payment_id=_pk(pk))
-        return self._output(_pk(pk))
+        bulk_services.bulk_payment_process(actor=request.user, bulk_payment_id=int(pk))
+        return self._output(int(pk))
 
     @extend_schema(request=None, responses=BulkPaymentSerializer)
     @action(detail=True, methods=["post"])
     def retry_failed(self, request, pk=None):
         """(Legacy name) Retry every failed payout: each a new M-Pesa request. 409 when none failed."""
-        bulk_services.bulk_payment_retry_failed(actor=request.user, bulk_payment_id=_pk(pk))
-        return self._output(_pk(pk))
+        bulk_services.bulk_payment_retry_failed(actor=request.user, bulk_payment_id=int(pk))
+        return self._output(int(pk))
 
     @extend_schema(request=BulkPaymentItemRetryInputSerializer, responses=BulkPaymentSerializer)
     @action(detail=True, methods=["post"], url_path="retry-item")
     def retry_item(self, request, pk=None):
         """Retry one failed payout of this batch: a new M-Pesa request (new id, new cash reservation)."""
-        bulk_payment_get(user=request.user, bulk_payment_id=_pk(pk))  # 404 for outsiders before the body is read
+        bulk_payment_get(user=request.user, bulk_payment_id=int(pk))  # 404 for outsiders before the body is read
         data = _validated(BulkPaymentItemRetryInputSerializer, request.data)
-        bulk_services.bulk_item_retry(actor=request.user, item_id=data["item"], bulk_payment_id=_pk(pk))
-        return self._output(_pk(pk))
-
-
-def _pk(value) -> int:
-    """The batch id from the URL; anything that is not one is a 404, like an unknown id."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise NotFound("Bulk payment not found.") from None
+        bulk_services.bulk_item_retry(actor=request.user, item_id=data["item"], bulk_payment_id=int(pk))
+        return self._output(int(pk))

@@ -166,9 +166,7 @@ class C2BValidationView(CallbackView):
 
     def respond(self, log, data):
         code, desc = callbacks.c2b_validate(log.body)
-        log.outcome = CallbackOutcome.PROCESSED
-        log.detail = f"{code} {desc}"
-        log.save(update_fields=["outcome", "detail"])
+        callbacks.callback_log_finish(log, CallbackOutcome.PROCESSED, detail=f"{code} {desc}")
         return Response({"ResultCode": code, "ResultDesc": desc})
 
 
@@ -187,9 +185,7 @@ class StatusTimeoutView(_AsyncResultView):
     kind = CallbackKind.STATUS_RESULT
 
     def respond(self, log, data):
-        log.outcome = CallbackOutcome.IGNORED
-        log.detail = "status query timed out"
-        log.save(update_fields=["outcome", "detail"])
+        callbacks.callback_log_finish(log, CallbackOutcome.IGNORED, detail="query timed out in Daraja's queue")
         return Response(self.reply)
 
 

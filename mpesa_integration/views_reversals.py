@@ -21,7 +21,6 @@ from rest_framework.response import Response
 
 from chamahub.api.filters import IdFilter
 from chamahub.api.serializers import validated as _validated
-from chamahub.exceptions import NotFound
 from mpesa_integration import selectors
 from mpesa_integration.choices import ReversalStatus
 from mpesa_integration.models import PaymentReversal
@@ -77,9 +76,9 @@ class PaymentReversalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def _decide(self, request, pk, *, approved: bool) -> Response:
         data = _validated(PaymentReversalDecisionInputSerializer, request.data)
         reversal_services.reversal_decide(
-            actor=request.user, reversal_id=_pk(pk), approved=approved, comments=data.get("comments", "")
+            actor=request.user, reversal_id=int(pk), approved=approved, comments=data.get("comments", "")
         )
-        return self._output(_pk(pk))
+        return self._output(int(pk))
 
     @extend_schema(request=PaymentReversalDecisionInputSerializer, responses=PaymentReversalSerializer)
     @action(detail=True, methods=["post"])
@@ -93,14 +92,3 @@ class PaymentReversalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def reject(self, request, pk=None):
         """Reject (not the requester): nothing is sent; the payment may be requested for reversal again."""
         return self._decide(request, pk, approved=False)
-
-
-def _pk(value) -> int:
-    """The reversal id from the URL; anything that is not one is a 404, like an unknown id."""
-    try:
-        pk = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise NotFound("Reversal not found.") from None
-    if not 1 <= pk <= 2**63 - 1:  # no such row, and the database driver cannot even be asked
-        raise NotFound("Reversal not found.")
-    return pk

@@ -86,15 +86,7 @@ def contribution_record(
         recorded_by=actor,
     )
     contribution.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            contribution.save()
-    except IntegrityError as exc:  # the unique constraint, not a check-then-insert, guards the reference
-        raise Conflict(
-            "A contribution with this reference number already exists.",
-            fields={"reference_number": ["A contribution with this reference number already exists."]},
-            code="duplicate_reference",
-        ) from exc
+    _save_unique_reference(contribution)
     events.publish(
         "contribution.recorded",
         {"contribution_id": contribution.id, "member_id": member_id, "amount": str(amount)},
@@ -103,6 +95,16 @@ def contribution_record(
     if actor_is_official and payment_method in _CONFIRM_ON_RECORD:
         contribution = contribution_confirm(contribution_id=contribution.id, actor=actor)
     return contribution
+
+
+def _save_unique_reference(contribution: Contribution) -> None:
+    """Save; the unique constraint on reference_number (not a check-then-insert) turns a reused one into a 409."""
+    message = "A contribution with this reference number already exists."
+    try:
+        with transaction.atomic():
+            contribution.save()
+    except IntegrityError as exc:
+        raise Conflict(message, fields={"reference_number": [message]}, code="duplicate_reference") from exc
 
 
 def _locked(contribution_id: int) -> Contribution:
@@ -151,15 +153,7 @@ def contribution_confirm(*, contribution_id: int, actor=None, reference: str | N
     contribution.status = ContributionStatus.CONFIRMED
     contribution.confirmed_at = timezone.now()
     contribution.journal_entry = entry
-    try:
-        with transaction.atomic():
-            contribution.save()
-    except IntegrityError as exc:
-        raise Conflict(
-            "A contribution with this reference number already exists.",
-            fields={"reference_number": ["A contribution with this reference number already exists."]},
-            code="duplicate_reference",
-        ) from exc
+    _save_unique_reference(contribution)
     events.publish(
         "contribution.confirmed",
         {

@@ -17,6 +17,7 @@ from mpesa_integration.choices import CallbackOutcome
 from mpesa_integration.daraja import DarajaError, DarajaValidationError, parse_account_balance, parse_async_result
 from mpesa_integration.exceptions import from_daraja
 from mpesa_integration.models import CallbackLog
+from mpesa_integration.services.callbacks import callback_log_finish
 
 PENDING_TTL = 3600  # seconds a request's OriginatorConversationID is remembered
 
@@ -96,6 +97,4 @@ def account_balance_result_process(*, log_id: int) -> str:
             }
             cache.set(_latest_key(shortcode), latest, None)
             outcome, detail = CallbackOutcome.PROCESSED, f"balances of {shortcode}"
-    log.outcome, log.detail, log.processed_at = outcome, detail[:255], timezone.now()
-    log.save(update_fields=["outcome", "detail", "processed_at"])
-    return outcome
+    return callback_log_finish(log, outcome, detail=detail)

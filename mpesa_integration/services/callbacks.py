@@ -65,12 +65,17 @@ def callback_log_store(
     )
 
 
-def _log_done(log: CallbackLog, outcome: str, *, txn: MPesaTransaction | None = None, detail: str = "") -> None:
+def callback_log_finish(
+    log: CallbackLog, outcome: str, *, txn: MPesaTransaction | None = None, detail: str = ""
+) -> str:
+    """Record how a stored callback was processed (its body and hash never change). Returns the outcome."""
     log.outcome = outcome
-    log.transaction = txn
+    if txn is not None:
+        log.transaction = txn
     log.detail = detail[:255]
     log.processed_at = timezone.now()
     log.save(update_fields=["outcome", "transaction", "detail", "processed_at"])
+    return outcome
 
 
 # ------------------------------------------------------------------------------------------------------ STK
@@ -85,12 +90,12 @@ def stk_callback_process(*, log_id: int) -> str:
     try:
         callback = parse_stk_callback(log.body)
     except DarajaValidationError as exc:
-        _log_done(log, CallbackOutcome.INVALID, detail=str(exc))
+        callback_log_finish(log, CallbackOutcome.INVALID, detail=str(exc))
         return CallbackOutcome.INVALID
     txn = MPesaTransaction.objects.select_for_update().filter(checkout_request_id=callback.checkout_request_id).first()
     if txn is None:
         logger.warning("mpesa.orphan_callback checkout=%s log=%s", callback.checkout_request_id, log.id)
-        _log_done(log, CallbackOutcome.ORPHAN, detail="No transaction with this CheckoutRequestID (yet).")
+        callback_log_finish(log, CallbackOutcome.ORPHAN, detail="No transaction with this CheckoutRequestID (yet).")
         return CallbackOutcome.ORPHAN
     outcome = stk_result_apply(
         txn,
@@ -102,7 +107,7 @@ def stk_callback_process(*, log_id: int) -> str:
         transaction_date=callback.transaction_date,
         callback_body=log.body,
     )
-    _log_done(log, outcome, txn=txn, detail=f"status {txn.status}")
+    callback_log_finish(log, outcome, txn=txn, detail=f"status {txn.status}")
     return outcome
 
 
@@ -162,11 +167,11 @@ def c2b_confirmation_process(*, log_id: int) -> str:
     try:
         payment = parse_c2b(log.body)
     except DarajaValidationError as exc:
-        _log_done(log, CallbackOutcome.INVALID, detail=str(exc))
+        callback_log_finish(log, CallbackOutcome.INVALID, detail=str(exc))
         return CallbackOutcome.INVALID
     existing = MPesaTransaction.objects.filter(receipt_number=payment.trans_id).first()
     if existing is not None:
-        _log_done(log, CallbackOutcome.DUPLICATE, txn=existing)
+        callback_log_finish(log, CallbackOutcome.DUPLICATE, txn=existing)
         return CallbackOutcome.DUPLICATE
     group, membership = member_for_bill_ref(payment.bill_ref_number)
     now = timezone.now()
@@ -197,7 +202,7 @@ def c2b_confirmation_process(*, log_id: int) -> str:
         with transaction.atomic():
             txn.save()
     except IntegrityError:  # the same TransID confirmed concurrently
-        _log_done(log, CallbackOutcome.DUPLICATE)
+        callback_log_finish(log, CallbackOutcome.DUPLICATE)
         return CallbackOutcome.DUPLICATE
     if membership is not None and not mismatch:
         try:
@@ -212,7 +217,7 @@ def c2b_confirmation_process(*, log_id: int) -> str:
     outcome = {Settlement.SUSPENSE: CallbackOutcome.SUSPENSE, Settlement.UNALLOCATED: CallbackOutcome.SUSPENSE}.get(
         txn.settlement, CallbackOutcome.PROCESSED
     )
-    _log_done(log, outcome, txn=txn, detail=txn.settlement_note or txn.settlement)
+    callback_log_finish(log, outcome, txn=txn, detail=txn.settlement_note or txn.settlement)
     return outcome
 
 
@@ -239,6 +244,7 @@ def parse_json_body(raw: bytes) -> dict | None:
 __all__ = [
     "c2b_confirmation_process",
     "c2b_validate",
+    "callback_log_finish",
     "callback_log_store",
     "member_for_bill_ref",
     "parse_json_body",

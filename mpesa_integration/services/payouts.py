@@ -84,6 +84,7 @@ from mpesa_integration.models import (
     MPesaBulkPaymentItem,
     MPesaTransaction,
 )
+from mpesa_integration.services.callbacks import callback_log_finish
 
 logger = logging.getLogger("mpesa_integration")
 
@@ -557,16 +558,6 @@ def _status_not_found(code: str, desc: str) -> bool:
     return code in STATUS_NOT_FOUND_CODES or "not found" in desc.lower()
 
 
-def _log_finish(log: CallbackLog, outcome: str, *, txn: MPesaTransaction | None = None, detail: str = "") -> str:
-    log.outcome = outcome
-    log.processed_at = timezone.now()
-    log.detail = detail[:255]
-    if txn is not None:
-        log.transaction = txn
-    log.save(update_fields=["outcome", "processed_at", "detail", "transaction"])
-    return outcome
-
-
 @transaction.atomic
 def b2c_result_process(*, log_id: int) -> str:
     """
@@ -582,18 +573,20 @@ def b2c_result_process(*, log_id: int) -> str:
     try:
         result = parse_async_result(log.body)
     except DarajaValidationError as exc:
-        return _log_finish(log, CallbackOutcome.INVALID, detail=f"{exc.field}: {exc.message}")
+        return callback_log_finish(log, CallbackOutcome.INVALID, detail=f"{exc.field}: {exc.message}")
     txn = _txn_for_result(result, kind=log.kind)
     if txn is None:
         logger.warning("mpesa.b2c orphan result log=%s originator=%s", log.id, result.originator_conversation_id)
-        return _log_finish(log, CallbackOutcome.ORPHAN, detail="No B2C payout has this OriginatorConversationID.")
+        return callback_log_finish(
+            log, CallbackOutcome.ORPHAN, detail="No B2C payout has this OriginatorConversationID."
+        )
     item = MPesaBulkPaymentItem.objects.select_for_update().filter(transaction_id=txn.id).first()
     code, desc = str(result.result_code), str(result.result_desc or "")
     receipt = str(getattr(result, "receipt", None) or result.transaction_id or "")
 
     if log.kind == CallbackKind.B2C_TIMEOUT:
         outcome = _payout_timed_out(txn, item, desc=f"{code} {desc}".strip())
-        return _log_finish(log, outcome, txn=txn, detail=desc)
+        return callback_log_finish(log, outcome, txn=txn, detail=desc)
 
     if log.kind == CallbackKind.STATUS_RESULT:
         state = str((result.parameters or {}).get("TransactionStatus", "")).strip().lower()
@@ -604,17 +597,17 @@ def b2c_result_process(*, log_id: int) -> str:
             else:
                 # The query itself failed (no permission, bad credentials...): that says nothing about the payout.
                 detail = f"Status query failed: {code} {desc}"
-                return _log_finish(log, CallbackOutcome.IGNORED, txn=txn, detail=detail)
+                return callback_log_finish(log, CallbackOutcome.IGNORED, txn=txn, detail=detail)
         elif state == STATUS_COMPLETED:
             success = True
         elif state in STATUS_FAILED:
             success, code, desc = False, f"status:{state}", f"Transaction Status: {state}"
         else:
-            return _log_finish(log, CallbackOutcome.IGNORED, txn=txn, detail=f"Transaction status {state!r}")
+            return callback_log_finish(log, CallbackOutcome.IGNORED, txn=txn, detail=f"Transaction status {state!r}")
     elif log.kind == CallbackKind.B2C_RESULT:
         success = code == "0"
     else:
-        return _log_finish(log, CallbackOutcome.IGNORED, txn=txn, detail=f"Not a B2C result ({log.kind}).")
+        return callback_log_finish(log, CallbackOutcome.IGNORED, txn=txn, detail=f"Not a B2C result ({log.kind}).")
 
     if success:
         outcome = _payout_succeeded(
@@ -627,13 +620,15 @@ def b2c_result_process(*, log_id: int) -> str:
             completed_at=getattr(result, "completed_at", None),
             body=log.body,
         )
-        return _log_finish(log, outcome, txn=txn, detail=desc)
+        return callback_log_finish(log, outcome, txn=txn, detail=desc)
     if txn.status == TransactionStatus.SUCCEEDED:
-        return _log_finish(log, CallbackOutcome.IGNORED, txn=txn, detail="A failure after a success changes nothing.")
+        return callback_log_finish(
+            log, CallbackOutcome.IGNORED, txn=txn, detail="A failure after a success changes nothing."
+        )
     if txn.status in (TransactionStatus.FAILED, TransactionStatus.CANCELLED):
-        return _log_finish(log, CallbackOutcome.DUPLICATE, txn=txn, detail=desc)
+        return callback_log_finish(log, CallbackOutcome.DUPLICATE, txn=txn, detail=desc)
     _payout_failed(txn, item, code=code, desc=desc, body=log.body)
-    return _log_finish(log, CallbackOutcome.PROCESSED, txn=txn, detail=desc)
+    return callback_log_finish(log, CallbackOutcome.PROCESSED, txn=txn, detail=desc)
 
 
 # --------------------------------------------------------------------------------------------------- status checks

@@ -37,6 +37,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chamahub import events
+from chamahub.api.fields import ID_MAX
 from chamahub.exceptions import Conflict, DomainError, NotFound, ValidationFailed
 from finance.choices import ContributionStatus
 from finance.exceptions import InvalidState, SelfApprovalForbidden
@@ -64,13 +65,13 @@ from mpesa_integration.daraja import (
 from mpesa_integration.daraja.results import AsyncResult
 from mpesa_integration.exceptions import MpesaTimeout, from_daraja
 from mpesa_integration.models import CallbackLog, MPesaTransaction, PaymentReversal
+from mpesa_integration.services.callbacks import callback_log_finish
 
 logger = logging.getLogger("mpesa_integration")
 
 REASON_MIN, REASON_MAX = 2, 100  # Daraja's Remarks limits: the reason is sent as the reversal's Remarks
 REVERSAL_MAX_AMOUNT = 250_000  # M-Pesa's per-transaction maximum
 COMMENTS_MAX = 255
-ID_MAX = 2**63 - 1  # the largest row id a database can be asked about
 _REVERSAL_KINDS = (CallbackKind.REVERSAL_RESULT, CallbackKind.REVERSAL_TIMEOUT)
 
 # What returning a payment undoes in the ledger.
@@ -372,16 +373,6 @@ def reversal_orphans_adopt(originator_conversation_id: str | None) -> int:
     return len(ids)
 
 
-def _log_finish(log: CallbackLog, outcome: str, *, txn: MPesaTransaction | None = None, detail: str = "") -> str:
-    log.outcome = outcome
-    log.processed_at = timezone.now()
-    log.detail = detail[:255]
-    if txn is not None:
-        log.transaction = txn
-    log.save(update_fields=["outcome", "processed_at", "detail", "transaction"])
-    return outcome
-
-
 def _reversal_for_result(result: AsyncResult) -> PaymentReversal | None:
     """
     The reversal a Result is about, locked (its payment first). By OriginatorConversationID; when we never heard
@@ -428,34 +419,38 @@ def reversal_result_process(*, log_id: int) -> str:
     if log.outcome not in (CallbackOutcome.RECEIVED, CallbackOutcome.ORPHAN):
         return log.outcome  # already processed (a task retried after it committed)
     if log.kind not in _REVERSAL_KINDS:
-        return _log_finish(log, CallbackOutcome.IGNORED, detail=f"Not a reversal result ({log.kind}).")
+        return callback_log_finish(log, CallbackOutcome.IGNORED, detail=f"Not a reversal result ({log.kind}).")
     try:
         result = parse_async_result(log.body)
     except DarajaValidationError as exc:
-        return _log_finish(log, CallbackOutcome.INVALID, detail=f"{exc.field}: {exc.message}")
+        return callback_log_finish(log, CallbackOutcome.INVALID, detail=f"{exc.field}: {exc.message}")
     reversal = _reversal_for_result(result)
     if reversal is None:
         logger.warning("mpesa.reversal orphan result log=%s originator=%s", log.id, result.originator_conversation_id)
-        return _log_finish(log, CallbackOutcome.ORPHAN, detail="No reversal has this OriginatorConversationID (yet).")
+        return callback_log_finish(
+            log, CallbackOutcome.ORPHAN, detail="No reversal has this OriginatorConversationID (yet)."
+        )
     txn = reversal.transaction
     code, desc = str(result.result_code), str(result.result_desc or "")
 
     if log.kind == CallbackKind.REVERSAL_TIMEOUT:
         if reversal.status != ReversalStatus.SENT:
-            return _log_finish(log, CallbackOutcome.IGNORED, txn=txn, detail=f"The reversal is {reversal.status}.")
+            return callback_log_finish(
+                log, CallbackOutcome.IGNORED, txn=txn, detail=f"The reversal is {reversal.status}."
+            )
         reversal.status = ReversalStatus.TIMED_OUT
         reversal.result_code = code[:20]
         reversal.result_desc = f"Queue timeout: {desc}"[:255]
         reversal.save(update_fields=["status", "result_code", "result_desc", "updated_at"])
-        return _log_finish(log, CallbackOutcome.PROCESSED, txn=txn, detail=desc)
+        return callback_log_finish(log, CallbackOutcome.PROCESSED, txn=txn, detail=desc)
 
     if code != "0":
         if reversal.status == ReversalStatus.SUCCEEDED:
-            return _log_finish(
+            return callback_log_finish(
                 log, CallbackOutcome.IGNORED, txn=txn, detail="A failure after a success changes nothing."
             )
         if reversal.status == ReversalStatus.FAILED:
-            return _log_finish(log, CallbackOutcome.DUPLICATE, txn=txn, detail=desc)
+            return callback_log_finish(log, CallbackOutcome.DUPLICATE, txn=txn, detail=desc)
         reversal.status = ReversalStatus.FAILED
         reversal.result_code = code[:20]
         reversal.result_desc = desc[:255]
@@ -465,12 +460,12 @@ def reversal_result_process(*, log_id: int) -> str:
             update_fields=["status", "result_code", "result_desc", "result_body", "completed_at", "updated_at"]
         )
         _failed_publish(reversal)
-        return _log_finish(log, CallbackOutcome.PROCESSED, txn=txn, detail=f"{code} {desc}")
+        return callback_log_finish(log, CallbackOutcome.PROCESSED, txn=txn, detail=f"{code} {desc}")
 
     if reversal.status == ReversalStatus.SUCCEEDED:
-        return _log_finish(log, CallbackOutcome.DUPLICATE, txn=txn, detail="Already reversed; nothing posted.")
+        return callback_log_finish(log, CallbackOutcome.DUPLICATE, txn=txn, detail="Already reversed; nothing posted.")
     outcome, detail = _reversal_succeeded(reversal, txn, result=result, body=log.body)
-    return _log_finish(log, outcome, txn=txn, detail=detail)
+    return callback_log_finish(log, outcome, txn=txn, detail=detail)
 
 
 def _reversal_succeeded(
